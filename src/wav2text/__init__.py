@@ -1,0 +1,50 @@
+"""wav2text: any audio in, the right rate and layout for a CTC model, a transcript out."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .errors import (
+    AudioDecodeError,
+    AudioTooShortError,
+    EmptyAudioError,
+    InvalidAudioError,
+    InvalidSampleRateError,
+    ModelLoadError,
+    NoAudioStreamError,
+    OptionsError,
+    TruncatedAudioError,
+    UnknownSampleRateError,
+    Wav2TextError,
+)
+from .options import ModelOptions, RawFormat, TranscribeOptions
+from .pipeline import Transcriber, transcribe
+from .results import AudioInfo, Char, Segment, Transcript, Word
+
+try:
+    __version__ = version("wav2text")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AudioDecodeError",
+    "AudioInfo",
+    "AudioTooShortError",
+    "Char",
+    "EmptyAudioError",
+    "InvalidAudioError",
+    "InvalidSampleRateError",
+    "ModelLoadError",
+    "ModelOptions",
+    "NoAudioStreamError",
+    "OptionsError",
+    "RawFormat",
+    "Segment",
+    "TranscribeOptions",
+    "Transcriber",
+    "Transcript",
+    "TruncatedAudioError",
+    "UnknownSampleRateError",
+    "Wav2TextError",
+    "Word",
+    "__version__",
+    "transcribe",
+]

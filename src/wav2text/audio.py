@@ -1,0 +1,369 @@
+"""Decode any input into float32 sample blocks of shape (n, channels), then to mono.
+
+Files, bytes, binary streams and headerless PCM all go through PyAV (FFmpeg bundled);
+arrays and tensors are scaled and sliced here. Nothing is read whole: blocks stream.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import av
+import numpy as np
+
+from .errors import (
+    AudioDecodeError,
+    EmptyAudioError,
+    InvalidAudioError,
+    InvalidSampleRateError,
+    NoAudioStreamError,
+    OptionsError,
+    TruncatedAudioError,
+    UnknownSampleRateError,
+)
+from .options import RawFormat
+from .results import RateSource
+
+BLOCK_SAMPLES = 1 << 16  # samples per channel handed on at a time (~4 s at 16 kHz)
+MAX_ARRAY_CHANNELS = 32  # the array axis no longer than this is the channel axis
+MIN_RATE_HZ = 1_000
+MAX_RATE_HZ = 768_000  # the highest PCM rate real converters use
+TRUNCATION_TOLERANCE_S = 0.05  # codec priming/padding differences stay below this
+TRUNCATION_TOLERANCE_SHARE = 0.01
+
+_INT_SCALE = {np.dtype(np.int8): 2**7, np.dtype(np.int16): 2**15, np.dtype(np.int32): 2**31}
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | np.ndarray | Any
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """An opened input: its facts, and an iterator of (n, channels) float32 blocks."""
+
+    rate: int
+    channels: int
+    rate_source: RateSource
+    codec: str | None
+    container: str | None
+    blocks: Iterator[np.ndarray]
+
+
+def check_rate(rate: object) -> int:
+    """Return a valid sampling rate in Hz or raise InvalidSampleRateError."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
+        if isinstance(rate, float) and rate.is_integer():
+            rate = int(rate)
+        else:
+            raise InvalidSampleRateError(
+                f"sampling rate must be a whole number of Hz, got {rate!r}"
+            )
+    if not MIN_RATE_HZ <= int(rate) <= MAX_RATE_HZ:
+        raise InvalidSampleRateError(
+            f"sampling rate {rate} Hz is not plausible; give the rate the audio was "
+            f"recorded at, between {MIN_RATE_HZ} and {MAX_RATE_HZ} Hz (e.g. 16000 or 44100)"
+        )
+    return int(rate)
+
+
+def open_audio(
+    source: Source,
+    *,
+    sample_rate: int | None = None,
+    raw: RawFormat | None = None,
+    stream_index: int = 0,
+    allow_truncated: bool = False,
+) -> DecodedAudio:
+    """Open any supported input. Decoding happens lazily as `blocks` is consumed."""
+    rate = None if sample_rate is None else check_rate(sample_rate)
+    if _is_array(source):
+        if raw is not None:
+            raise OptionsError("raw= describes bytes; an array already has its samples")
+        return _open_array(source, rate)
+    if raw is not None and rate is None:
+        raise UnknownSampleRateError(
+            "headerless PCM carries no sampling rate: pass sample_rate=RATE "
+            "(CLI: --sample-rate RATE), e.g. 16000 for wideband or 8000 for telephone audio"
+        )
+    return _open_container(source, rate, raw, stream_index, allow_truncated)
+
+
+def to_mono(audio: DecodedAudio, channel: int | None = None) -> Iterator[np.ndarray]:
+    """Average the channels (or keep one), rejecting NaN/Inf samples as they pass."""
+    if channel is not None and channel >= audio.channels:
+        raise OptionsError(
+            f"channel {channel} asked for, but the audio has {audio.channels} channel(s) "
+            f"numbered 0..{audio.channels - 1}"
+        )
+    seen = 0
+    for block in audio.blocks:
+        if not np.isfinite(block).all():
+            raise InvalidAudioError(
+                f"the audio holds NaN or infinite samples (near {seen / audio.rate:.2f} s); "
+                "fix the producer of this audio or replace them, e.g. np.nan_to_num(x)"
+            )
+        seen += len(block)
+        if channel is not None:
+            yield np.ascontiguousarray(block[:, channel])
+        elif audio.channels == 1:
+            yield block[:, 0]
+        else:
+            yield block.mean(axis=1, dtype=np.float32)
+
+
+def downmix_note(channels: int, channel: int | None) -> str | None:
+    if channel is not None and channels > 1:
+        return f"{channels}->1 (channel {channel})"
+    return f"{channels}->1 (mean)" if channels > 1 else None
+
+
+# --- arrays and tensors -------------------------------------------------------------
+
+
+def _is_array(source: object) -> bool:
+    return isinstance(source, np.ndarray) or type(source).__module__.startswith("torch")
+
+
+def _open_array(source: Any, rate: int | None) -> DecodedAudio:
+    samples = _as_frames_by_channels(_to_numpy(source))
+    if rate is None:
+        raise UnknownSampleRateError(
+            "an array carries no sampling rate: pass sample_rate=RATE with the rate it was "
+            "recorded or loaded at (librosa.load returns it; soundfile.read too)"
+        )
+    return DecodedAudio(rate, samples.shape[1], "given", None, None, _array_blocks(samples))
+
+
+def _to_numpy(source: Any) -> np.ndarray:
+    if isinstance(source, np.ndarray):
+        return source
+    try:
+        tensor = source.detach().cpu()
+        if tensor.is_floating_point() and tensor.dtype.itemsize < 4:
+            tensor = tensor.float()  # numpy has no bfloat16
+        return np.asarray(tensor.numpy())
+    except (AttributeError, TypeError) as err:
+        raise InvalidAudioError(f"cannot read samples from {type(source).__name__}: {err}") from err
+
+
+def _as_frames_by_channels(array: np.ndarray) -> np.ndarray:
+    """Shape (n,), (channels, n) or (n, channels) -> (n, channels).
+
+    The rule: a 2-D array's channel axis is its shorter axis, and it must hold at most
+    MAX_ARRAY_CHANNELS; a square array is ambiguous and rejected.
+    """
+    if array.dtype.kind not in "iuf":
+        raise InvalidAudioError(
+            f"samples must be integer PCM or floating point, got dtype {array.dtype}"
+        )
+    if array.ndim == 1:
+        return array[:, None]
+    if array.ndim != 2:
+        raise InvalidAudioError(
+            f"audio arrays must be 1-D (n,) or 2-D (channels, n) / (n, channels), got shape "
+            f"{array.shape}; for a batch, call transcribe once per item"
+        )
+    rows, cols = array.shape
+    if rows == cols or min(rows, cols) > MAX_ARRAY_CHANNELS:
+        raise InvalidAudioError(
+            f"cannot tell the channel axis of shape {array.shape}: the channel axis must be "
+            f"the shorter one and hold at most {MAX_ARRAY_CHANNELS} channels; reshape to "
+            "(channels, n) or pass a 1-D mono array"
+        )
+    return array.T if rows < cols else array
+
+
+def _array_blocks(samples: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, len(samples), BLOCK_SAMPLES):
+        yield _scale_to_float(samples[start : start + BLOCK_SAMPLES])
+
+
+def _scale_to_float(block: np.ndarray) -> np.ndarray:
+    if block.dtype.kind == "f":
+        return block.astype(np.float32, copy=False)
+    if block.dtype == np.uint8:
+        return (block.astype(np.float32) - 128.0) / 128.0
+    scale = _INT_SCALE.get(block.dtype)
+    if scale is None:
+        raise InvalidAudioError(
+            f"integer samples must be uint8, int8, int16 or int32, got {block.dtype}; "
+            "convert to float32 in [-1, 1] first"
+        )
+    return block.astype(np.float32) / np.float32(scale)
+
+
+# --- containers, byte streams, raw PCM (PyAV) ---------------------------------------
+
+
+def _open_container(
+    source: Source,
+    rate: int | None,
+    raw: RawFormat | None,
+    stream_index: int,
+    allow_truncated: bool,
+) -> DecodedAudio:
+    file, name = _as_file(source)
+    container = _av_open(file, name, rate, raw)
+    streams = container.streams.audio
+    if stream_index >= len(streams):
+        container.close()
+        have = f"only {len(streams)} audio stream(s)" if streams else "no audio stream"
+        raise NoAudioStreamError(
+            f"{name}: {have}"
+            + (f", so stream {stream_index} does not exist" if streams else "")
+            + "; is this a silent video or not a media file? Pick a file with an audio track"
+        )
+    stream = streams[stream_index]
+    header_rate = stream.codec_context.sample_rate or stream.rate
+    channels = stream.codec_context.channels
+    if not header_rate or not channels:
+        container.close()
+        raise AudioDecodeError(f"{name}: the audio stream declares no rate or channel count")
+    expected = None if raw is not None or allow_truncated else _expected_seconds(stream, container)
+    missing = None if raw is not None or allow_truncated else _wav_missing_bytes(file)
+    blocks = _decode(container, stream, name, expected, missing)
+    return DecodedAudio(
+        rate=rate or header_rate,
+        channels=channels,
+        rate_source="given" if rate else "header",
+        codec=stream.codec_context.name,
+        container=container.format.name,
+        blocks=blocks,
+    )
+
+
+def _as_file(source: Source) -> tuple[Any, str]:
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise AudioDecodeError(f"{path}: no such file")
+        if os.path.getsize(path) == 0:
+            raise EmptyAudioError(f"{path}: the file is empty (0 bytes)")
+        return path, path
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise EmptyAudioError("the input bytes are empty (0 bytes)")
+        return io.BytesIO(bytes(source)), "<bytes>"
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        return source, name if isinstance(name, str) else "<stream>"
+    raise InvalidAudioError(
+        f"cannot read audio from {type(source).__name__}; pass a path, bytes, a binary file "
+        "object, or a numpy array / torch tensor with sample_rate"
+    )
+
+
+def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat | None) -> Any:
+    try:
+        if raw is None:
+            return av.open(file, metadata_errors="ignore")
+        options = {"sample_rate": str(rate), "ch_layout": _layout_name(raw.channels)}
+        return av.open(file, format=raw.sample_format, options=options)
+    except av.error.FFmpegError as err:
+        raise AudioDecodeError(
+            f"{name}: not a readable audio or video file ({err.strerror}); if it is "
+            "headerless PCM, pass raw=RawFormat(...) (CLI: --raw FMT --sample-rate N)"
+        ) from err
+
+
+def _layout_name(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+
+
+def _decode(
+    container: Any, stream: Any, name: str, expected_s: float | None, missing_bytes: int | None
+) -> Iterator[np.ndarray]:
+    resampler = av.AudioResampler(format="flt", rate=stream.codec_context.sample_rate)
+    pending: list[np.ndarray] = []
+    pending_n = decoded = 0
+    try:
+        for frame in _frames(container, stream, resampler):
+            samples = frame.to_ndarray().reshape(frame.samples, -1)
+            pending.append(samples)
+            pending_n += len(samples)
+            decoded += len(samples)
+            if pending_n >= BLOCK_SAMPLES:
+                yield np.concatenate(pending)
+                pending, pending_n = [], 0
+    except (av.error.FFmpegError, ValueError) as err:
+        raise AudioDecodeError(
+            f"{name}: decoding failed after {decoded / stream.codec_context.sample_rate:.2f} s "
+            f"({err}); the file is corrupt or truncated: re-export or re-download it"
+        ) from err
+    finally:
+        container.close()
+    if pending:
+        yield np.concatenate(pending)
+    _check_complete(name, decoded / stream.codec_context.sample_rate, expected_s, missing_bytes)
+
+
+def _frames(container: Any, stream: Any, resampler: Any) -> Iterator[Any]:
+    for frame in container.decode(stream):
+        yield from resampler.resample(frame)
+    yield from resampler.resample(None)
+
+
+def _expected_seconds(stream: Any, container: Any) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _check_complete(
+    name: str, decoded_s: float, expected_s: float | None, missing_bytes: int | None
+) -> None:
+    hint = "re-export or re-download it, or pass allow_truncated=True (CLI: --allow-truncated)"
+    if missing_bytes:
+        raise TruncatedAudioError(
+            f"{name}: the WAV header declares {missing_bytes} more bytes of audio than the "
+            f"file holds: it was cut short; {hint} to transcribe the {decoded_s:.2f} s present"
+        )
+    if expected_s is None:
+        return
+    tolerance = max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_SHARE * expected_s)
+    if expected_s - decoded_s > tolerance:
+        raise TruncatedAudioError(
+            f"{name}: the file declares {expected_s:.2f} s of audio but only {decoded_s:.2f} s "
+            f"decoded: it is truncated or damaged; {hint}"
+        )
+
+
+def _wav_missing_bytes(file: str | BinaryIO) -> int | None:
+    """Bytes the RIFF 'data' chunk declares beyond the end of the file, if any.
+
+    FFmpeg quietly clamps a cut-short WAV to what is there, so this is checked by hand.
+    """
+    head, size = _peek(file, 1 << 16)
+    if head is None or size is None or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, length = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if chunk == b"data":
+            if length in (0, 0xFFFFFFFF):  # unfinished or streamed WAV: length unknown
+                return None
+            missing = length - (size - pos - 8)
+            return missing if missing > 0 else None
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def _peek(file: str | BinaryIO, n: int) -> tuple[bytes | None, int | None]:
+    if isinstance(file, str):
+        with open(file, "rb") as handle:
+            return handle.read(n), os.path.getsize(file)
+    try:
+        if not file.seekable():
+            return None, None
+        here = file.tell()
+        head = file.read(n)
+        size = file.seek(0, io.SEEK_END)
+        file.seek(here)
+        return head, size - here
+    except (OSError, AttributeError, ValueError):
+        return None, None

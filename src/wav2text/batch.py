@@ -1,0 +1,77 @@
+"""Many inputs, one model: each failure is reported and the rest carry on."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from .errors import Wav2TextError
+from .options import OutputFormat, TranscribeOptions
+from .pipeline import Transcriber
+from .results import Transcript
+from .writers import WRITERS, write_outputs
+
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class Failure:
+    input: str
+    reason: str
+
+
+def output_stem(name: str) -> str:
+    return "stdin" if name == STDIN else Path(name).stem
+
+
+def run_batch(
+    transcriber: Transcriber,
+    inputs: Sequence[str],
+    options: TranscribeOptions,
+    formats: Sequence[OutputFormat],
+    out_dir: Path | None,
+    stdout: TextIO = sys.stdout,
+    report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> list[Failure]:
+    """Transcribe each input; write to out_dir (atomically) or to stdout."""
+    failures: list[Failure] = []
+    bar = tqdm(inputs, unit="file", disable=len(inputs) < 2, file=sys.stderr)
+    for name in bar:
+        try:
+            transcript = transcriber.transcribe(_open(name), options)
+        except Wav2TextError as err:
+            failures.append(Failure(name, str(err)))
+        except Exception as err:  # a bug must not cost the rest of the batch
+            reason = f"unexpected {type(err).__name__}: {err} (please report)"
+            failures.append(Failure(name, reason))
+        else:
+            _emit(transcript, name, formats, out_dir, stdout)
+            continue
+        bar.write(f"wav2text: {name}: {failures[-1].reason}", file=sys.stderr)
+    if failures and len(inputs) > 1:
+        report(f"wav2text: {len(failures)} of {len(inputs)} inputs failed")
+    return failures
+
+
+def _open(name: str) -> object:
+    return sys.stdin.buffer if name == STDIN else name
+
+
+def _emit(
+    transcript: Transcript,
+    name: str,
+    formats: Sequence[OutputFormat],
+    out_dir: Path | None,
+    stdout: TextIO,
+) -> None:
+    if out_dir is not None:
+        write_outputs(transcript, out_dir, output_stem(name), formats)
+        return
+    for fmt in formats:
+        WRITERS[fmt].write(transcript, stdout)
+    stdout.flush()

@@ -1,0 +1,147 @@
+"""Load any Hugging Face CTC model with its processor; expose what the pipeline needs."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .ctc import Vocabulary
+from .errors import ModelLoadError
+from .options import ModelOptions
+
+DEFAULT_MODEL = "facebook/wav2vec2-base-960h"
+_MAX_RECEPTIVE_FIELD = 1 << 14  # samples searched for the shortest input giving one frame
+
+_TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class CTCModel:
+    """A loaded CTC model: its rate, frame geometry, vocabulary, and a forward pass."""
+
+    def __init__(self, model: Any, feature_extractor: Any, tokenizer: Any, name: str) -> None:
+        self.model = model
+        self.feature_extractor = feature_extractor
+        self.name = name
+        self.sampling_rate: int = int(feature_extractor.sampling_rate)
+        self.hop: int = _frame_hop(model.config)
+        self.frame_seconds = self.hop / self.sampling_rate
+        self.vocab = _vocabulary(tokenizer)
+        self.min_samples = self._min_samples()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def log_probs(self, samples: np.ndarray) -> np.ndarray:
+        """(frames, vocab) float32 log-probabilities for mono samples at the model's rate."""
+        features = self.feature_extractor(
+            samples, sampling_rate=self.sampling_rate, return_tensors="pt"
+        )
+        inputs = {
+            key: value.to(self.device, self.dtype if value.is_floating_point() else None)
+            for key, value in features.items()
+        }
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits[0]
+        return torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one model per process, few lengths
+    def frames_for(self, n_samples: int) -> int:
+        """How many logit frames the model makes of n_samples."""
+        lengths = getattr(self.model, "_get_feat_extract_output_lengths", None)
+        if lengths is not None and getattr(self.model.config, "conv_kernel", None):
+            return int(lengths(torch.tensor(n_samples)))
+        return len(self.log_probs(np.zeros(n_samples, dtype=np.float32)))
+
+    def _min_samples(self) -> int:
+        low, high = 1, _MAX_RECEPTIVE_FIELD
+        while low < high:
+            mid = (low + high) // 2
+            low, high = (low, mid) if self.frames_for(mid) >= 1 else (mid + 1, high)
+        return low
+
+
+def load_model(options: ModelOptions) -> CTCModel:
+    name = str(options.model) if options.model is not None else DEFAULT_MODEL
+    device = _device(options.device)
+    try:
+        from transformers import AutoModelForCTC
+
+        model = AutoModelForCTC.from_pretrained(name, revision=options.revision)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(_load_hint(name, err)) from err
+    feature_extractor, tokenizer = _processor(name, options.revision)
+    model = model.to(device=device, dtype=_TORCH_DTYPES[options.dtype]).eval()
+    return CTCModel(model, feature_extractor, tokenizer, name)
+
+
+def _processor(name: str, revision: str | None) -> tuple[Any, Any]:
+    from transformers import AutoFeatureExtractor, AutoTokenizer
+
+    try:
+        return (
+            AutoFeatureExtractor.from_pretrained(name, revision=revision),
+            AutoTokenizer.from_pretrained(name, revision=revision),
+        )
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(
+            f"{name}: the model loaded but its feature extractor or tokenizer did not ({err}); "
+            "a CTC model directory needs preprocessor_config.json, vocab.json and "
+            "tokenizer_config.json beside config.json"
+        ) from err
+
+
+def _device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as err:
+        raise ModelLoadError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} asked for, but CUDA is not available here; "
+                             "use --device cpu (or auto)")
+    return resolved
+
+
+def _load_hint(name: str, err: Exception) -> str:
+    if Path(name).exists():
+        return (f"{name}: not a loadable CTC model directory ({err}); it needs config.json "
+                "and weights of an AutoModelForCTC architecture (Wav2Vec2ForCTC, HubertForCTC...)")
+    return (f"could not load model {name!r} ({err}); check the hub id and your network, or "
+            "set HF_HUB_OFFLINE=1 to use the local Hugging Face cache, or pass a local directory")
+
+
+def _frame_hop(config: Any) -> int:
+    """Audio samples per logit frame, from the config, never assumed."""
+    ratio = getattr(config, "inputs_to_logits_ratio", None)
+    if ratio:
+        return int(ratio)
+    strides = getattr(config, "conv_stride", None)
+    if strides:
+        return int(np.prod(strides))
+    raise ModelLoadError(
+        f"{type(config).__name__} declares no inputs_to_logits_ratio or conv_stride, so its "
+        "frame duration is unknown; wav2text supports the wav2vec2 family of CTC models"
+    )
+
+
+def _vocabulary(tokenizer: Any) -> Vocabulary:
+    blank = tokenizer.pad_token_id
+    if blank is None:
+        raise ModelLoadError("the tokenizer has no pad token, which CTC models use as the blank")
+    tokens = tuple(t or "" for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    return Vocabulary(
+        tokens=tokens,
+        blank=int(blank),
+        delimiter=getattr(tokenizer, "word_delimiter_token_id", None),
+        lower=bool(getattr(tokenizer, "do_lower_case", False)),
+    )

@@ -1,0 +1,93 @@
+"""Options as frozen dataclasses: the one public way to configure wav2text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import OptionsError
+
+Device = str  # "auto", "cpu", "cuda", "cuda:1", "mps", ...
+DType = Literal["float32", "bfloat16", "float16"]
+OutputFormat = Literal["txt", "json", "srt", "vtt", "tsv"]
+
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "json", "srt", "vtt", "tsv")
+DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
+
+# Raw (headerless) PCM sample formats, named as FFmpeg names its raw demuxers.
+RAW_FORMATS = (
+    "u8", "s8", "s16le", "s16be", "s24le", "s24be", "s32le", "s32be",
+    "f32le", "f32be", "f64le", "f64be", "mulaw", "alaw",
+)
+
+DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square
+DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model
+
+
+@dataclass(frozen=True)
+class RawFormat:
+    """How to read headerless PCM: FFmpeg sample format name and channel count."""
+
+    sample_format: str = "s16le"
+    channels: int = 1
+
+    def __post_init__(self) -> None:
+        if self.sample_format not in RAW_FORMATS:
+            raise OptionsError(
+                f"unknown raw sample format {self.sample_format!r}; "
+                f"use one of: {', '.join(RAW_FORMATS)}"
+            )
+        if not isinstance(self.channels, int) or not 1 <= self.channels <= 64:
+            raise OptionsError(f"raw channel count must be 1..64, got {self.channels!r}")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Which CTC model to load and where to run it."""
+
+    model: str | Path | None = None  # hub id or local directory; None: the default model
+    revision: str | None = None
+    device: Device = "auto"
+    dtype: DType = "float32"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """How to read one input and how to run the model over it.
+
+    sample_rate: the input's rate in Hz. Required for arrays and raw PCM; for files
+        with a header it overrides the header (use it when the header is wrong).
+    raw: read the input as headerless PCM in this format.
+    stream_index: which audio stream of a container (0 = first audio stream).
+    channel: keep only this channel instead of averaging all channels.
+    chunk_length_s / stride_length_s: model window and the context kept on each side.
+    char_timestamps: also report each character's start, end and confidence.
+    allow_truncated: transcribe what decodes of a file that is cut short, instead of
+        raising TruncatedAudioError.
+    """
+
+    sample_rate: int | None = None
+    raw: RawFormat | None = None
+    stream_index: int = 0
+    channel: int | None = None
+    chunk_length_s: float = DEFAULT_CHUNK_LENGTH_S
+    stride_length_s: float = DEFAULT_STRIDE_LENGTH_S
+    char_timestamps: bool = False
+    allow_truncated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.stream_index < 0:
+            raise OptionsError(f"stream_index must be >= 0, got {self.stream_index}")
+        if self.channel is not None and self.channel < 0:
+            raise OptionsError(f"channel must be >= 0, got {self.channel}")
+        if self.stride_length_s <= 0 or self.chunk_length_s <= 2 * self.stride_length_s:
+            raise OptionsError(
+                f"need chunk_length_s > 2 * stride_length_s > 0, got chunk "
+                f"{self.chunk_length_s} s and stride {self.stride_length_s} s; "
+                f"e.g. chunk 30 s with stride 5 s"
+            )

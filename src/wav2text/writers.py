@@ -1,0 +1,112 @@
+"""One small writer per output format, and atomic writing into a directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from .options import OutputFormat
+from .results import Segment, Transcript
+
+
+def _timestamp(seconds: float, decimal: str) -> str:
+    ms = round(seconds * 1000)
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{ms:03d}"
+
+
+class Writer:
+    extension: OutputFormat
+
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        raise NotImplementedError
+
+
+class TxtWriter(Writer):
+    extension = "txt"
+
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        file.write(transcript.text + "\n")
+
+
+class JsonWriter(Writer):
+    extension = "json"
+
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        json.dump(transcript.to_dict(), file, ensure_ascii=False, indent=2)
+        file.write("\n")
+
+
+class _CueWriter(Writer):
+    """Subtitles: one numbered or headed cue per segment."""
+
+    decimal = "."
+
+    def cue(self, index: int, segment: Segment) -> str:
+        start, end = _timestamp(segment.start, self.decimal), _timestamp(segment.end, self.decimal)
+        return f"{start} --> {end}\n{segment.text}\n"
+
+
+class SrtWriter(_CueWriter):
+    extension = "srt"
+    decimal = ","
+
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        for index, segment in enumerate(transcript.segments, start=1):
+            file.write(f"{index}\n{self.cue(index, segment)}\n")
+
+
+class VttWriter(_CueWriter):
+    extension = "vtt"
+
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        file.write("WEBVTT\n\n")
+        for index, segment in enumerate(transcript.segments, start=1):
+            file.write(f"{self.cue(index, segment)}\n")
+
+
+class TsvWriter(Writer):
+    """One row per word: start and end in milliseconds, confidence, text."""
+
+    extension = "tsv"
+
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        file.write("start\tend\tconfidence\ttext\n")
+        for word in transcript.words:
+            file.write(
+                f"{round(word.start * 1000)}\t{round(word.end * 1000)}\t"
+                f"{word.confidence:.3f}\t{word.text}\n"
+            )
+
+
+WRITERS: dict[OutputFormat, Writer] = {
+    w.extension: w for w in (TxtWriter(), JsonWriter(), SrtWriter(), VttWriter(), TsvWriter())
+}
+
+
+def write_atomic(path: Path, transcript: Transcript, fmt: OutputFormat) -> None:
+    """Write to a temporary file beside `path`, then rename: never a partial output."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
+            WRITERS[fmt].write(transcript, file)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(
+    transcript: Transcript, out_dir: Path, stem: str, formats: Iterable[OutputFormat]
+) -> list[Path]:
+    paths = [out_dir / f"{stem}.{fmt}" for fmt in formats]
+    for path in paths:
+        write_atomic(path, transcript, path.suffix[1:])  # type: ignore[arg-type]
+    return paths

@@ -1,0 +1,80 @@
+"""Small random CTC models, saved as real model directories, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    Data2VecAudioConfig,
+    Data2VecAudioForCTC,
+    HubertConfig,
+    HubertForCTC,
+    Wav2Vec2Config,
+    Wav2Vec2CTCTokenizer,
+    Wav2Vec2FeatureExtractor,
+    Wav2Vec2ForCTC,
+    WavLMConfig,
+    WavLMForCTC,
+)
+
+# The layout of facebook/wav2vec2-base-960h: specials, word delimiter, letters by frequency.
+VOCAB = ["<pad>", "<s>", "</s>", "<unk>", "|", *"ETAONIHSRDLUMWCFGYPBVK'XJQZ"]
+
+ARCHITECTURES: dict[str, tuple[Any, Any]] = {
+    "wav2vec2": (Wav2Vec2Config, Wav2Vec2ForCTC),
+    "hubert": (HubertConfig, HubertForCTC),
+    "wavlm": (WavLMConfig, WavLMForCTC),
+    "data2vec-audio": (Data2VecAudioConfig, Data2VecAudioForCTC),
+}
+
+TINY = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
+    conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+)
+BASE = dict(  # wav2vec2-base compute: 12 layers of 768, conv 512
+    hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+    conv_dim=(512,) * 7, num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16,
+)
+
+
+def make_model(
+    directory: Path,
+    arch: str = "wav2vec2",
+    *,
+    sampling_rate: int = 16000,
+    attention_mask: bool = False,
+    do_normalize: bool = True,
+    size: dict[str, Any] | None = None,
+    seed: int = 0,
+    **config: Any,
+) -> Path:
+    """Save a randomly initialised CTC model with processor files under `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config_class, model_class = ARCHITECTURES[arch]
+    settings: dict[str, Any] = {**(size or TINY), **config}
+    if attention_mask:  # how the "large-lv60" style models are set up
+        settings.setdefault("feat_extract_norm", "layer")
+        settings.setdefault("do_stable_layer_norm", True)
+    torch.manual_seed(seed)
+    model = model_class(
+        config_class(vocab_size=len(VOCAB), pad_token_id=0, ctc_loss_reduction="mean", **settings)
+    )
+    _sharpen_output(model)
+    model.save_pretrained(directory)
+    vocab_file = directory / "vocab.json"
+    vocab_file.write_text(json.dumps({token: i for i, token in enumerate(VOCAB)}))
+    Wav2Vec2CTCTokenizer(str(vocab_file)).save_pretrained(directory)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=sampling_rate, padding_value=0.0,
+        do_normalize=do_normalize, return_attention_mask=attention_mask,
+    ).save_pretrained(directory)
+    return directory
+
+
+def _sharpen_output(model: Any) -> None:
+    """Random heads give near-flat logits; widen them so the argmax varies with the audio."""
+    with torch.no_grad():
+        model.lm_head.weight.mul_(40.0)
