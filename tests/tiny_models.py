@@ -31,12 +31,22 @@ ARCHITECTURES: dict[str, tuple[Any, Any]] = {
 }
 
 TINY = dict(
-    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
-    conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=48,
+    conv_dim=(16,) * 7,
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=2,
 )
 BASE = dict(  # wav2vec2-base compute: 12 layers of 768, conv 512
-    hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-    conv_dim=(512,) * 7, num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    conv_dim=(512,) * 7,
+    num_conv_pos_embeddings=128,
+    num_conv_pos_embedding_groups=16,
 )
 
 
@@ -68,8 +78,11 @@ def make_model(
     vocab_file.write_text(json.dumps({token: i for i, token in enumerate(VOCAB)}))
     Wav2Vec2CTCTokenizer(str(vocab_file)).save_pretrained(directory)
     Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=sampling_rate, padding_value=0.0,
-        do_normalize=do_normalize, return_attention_mask=attention_mask,
+        feature_size=1,
+        sampling_rate=sampling_rate,
+        padding_value=0.0,
+        do_normalize=do_normalize,
+        return_attention_mask=attention_mask,
     ).save_pretrained(directory)
     return directory
 

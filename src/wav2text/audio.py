@@ -32,7 +32,7 @@ BLOCK_SAMPLES = 1 << 16  # samples per channel handed on at a time (~4 s at 16 k
 MAX_ARRAY_CHANNELS = 32  # the array axis no longer than this is the channel axis
 MIN_RATE_HZ = 1_000
 MAX_RATE_HZ = 768_000  # the highest PCM rate real converters use
-TRUNCATION_TOLERANCE_S = 0.05  # codec priming/padding differences stay below this
+TRUNCATION_TOLERANCE_S = 0.15  # MP3 priming + padding reach ~100 ms at 22 kHz
 TRUNCATION_TOLERANCE_SHARE = 0.01
 
 _INT_SCALE = {np.dtype(np.int8): 2**7, np.dtype(np.int16): 2**15, np.dtype(np.int32): 2**31}
@@ -100,9 +100,11 @@ def to_mono(audio: DecodedAudio, channel: int | None = None) -> Iterator[np.ndar
         )
     seen = 0
     for block in audio.blocks:
-        if not np.isfinite(block).all():
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            at = (seen + int(np.argmin(finite))) / audio.rate
             raise InvalidAudioError(
-                f"the audio holds NaN or infinite samples (near {seen / audio.rate:.2f} s); "
+                f"the audio holds NaN or infinite samples (first at {at:.2f} s); "
                 "fix the producer of this audio or replace them, e.g. np.nan_to_num(x)"
             )
         seen += len(block)

@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wav2text {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
-        "transcribe", help="transcribe files", epilog=EXAMPLES,
+        "transcribe",
+        help="transcribe files",
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("inputs", nargs="+", metavar="FILE", help="audio/video files; - for stdin")
@@ -54,16 +56,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", default="float32", choices=DTYPES)
     run.add_argument("--chunk-length", type=float, default=DEFAULT_CHUNK_LENGTH_S, metavar="S")
     run.add_argument("--stride-length", type=float, default=DEFAULT_STRIDE_LENGTH_S, metavar="S")
-    run.add_argument("--raw", choices=RAW_FORMATS, metavar="FMT",
-                     help=f"headerless PCM in this format: {', '.join(RAW_FORMATS)}")
-    run.add_argument("--sample-rate", type=int, metavar="N",
-                     help="rate of raw input; for files, overrides the header")
+    run.add_argument(
+        "--raw",
+        choices=RAW_FORMATS,
+        metavar="FMT",
+        help=f"headerless PCM in this format: {', '.join(RAW_FORMATS)}",
+    )
+    run.add_argument(
+        "--sample-rate",
+        type=int,
+        metavar="N",
+        help="rate of raw input; for files, overrides the header",
+    )
     run.add_argument("--channels", type=int, default=1, help="channel count of raw input")
     run.add_argument("--channel", type=int, help="keep only this channel (default: average)")
     run.add_argument("--stream", type=int, default=0, help="audio stream index in the container")
     run.add_argument("--char-timestamps", action="store_true", help="per-character times (json)")
-    run.add_argument("--allow-truncated", action="store_true",
-                     help="transcribe what decodes of a cut-short file instead of failing")
+    run.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="transcribe what decodes of a cut-short file instead of failing",
+    )
     return parser
 
 

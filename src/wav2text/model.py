@@ -107,17 +107,23 @@ def _device(device: str) -> torch.device:
     except RuntimeError as err:
         raise ModelLoadError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {device!r} asked for, but CUDA is not available here; "
-                             "use --device cpu (or auto)")
+        raise ModelLoadError(
+            f"device {device!r} asked for, but CUDA is not available here; "
+            "use --device cpu (or auto)"
+        )
     return resolved
 
 
 def _load_hint(name: str, err: Exception) -> str:
     if Path(name).exists():
-        return (f"{name}: not a loadable CTC model directory ({err}); it needs config.json "
-                "and weights of an AutoModelForCTC architecture (Wav2Vec2ForCTC, HubertForCTC...)")
-    return (f"could not load model {name!r} ({err}); check the hub id and your network, or "
-            "set HF_HUB_OFFLINE=1 to use the local Hugging Face cache, or pass a local directory")
+        return (
+            f"{name}: not a loadable CTC model directory ({err}); it needs config.json "
+            "and weights of an AutoModelForCTC architecture (Wav2Vec2ForCTC, HubertForCTC...)"
+        )
+    return (
+        f"could not load model {name!r} ({err}); check the hub id and your network, or "
+        "set HF_HUB_OFFLINE=1 to use the local Hugging Face cache, or pass a local directory"
+    )
 
 
 def _frame_hop(config: Any) -> int:

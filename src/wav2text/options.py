@@ -17,8 +17,20 @@ DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
 
 # Raw (headerless) PCM sample formats, named as FFmpeg names its raw demuxers.
 RAW_FORMATS = (
-    "u8", "s8", "s16le", "s16be", "s24le", "s24be", "s32le", "s32be",
-    "f32le", "f32be", "f64le", "f64be", "mulaw", "alaw",
+    "u8",
+    "s8",
+    "s16le",
+    "s16be",
+    "s24le",
+    "s24be",
+    "s32le",
+    "s32be",
+    "f32le",
+    "f32be",
+    "f64le",
+    "f64be",
+    "mulaw",
+    "alaw",
 )
 
 DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square

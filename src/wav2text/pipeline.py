@@ -72,8 +72,11 @@ class Transcriber:
         model = self.model
         window_samples = round(options.chunk_length_s * model.sampling_rate / model.hop) * model.hop
         plan = plan_windows(
-            model.sampling_rate, model.hop, model.frames_for(window_samples),
-            options.chunk_length_s, options.stride_length_s,
+            model.sampling_rate,
+            model.hop,
+            model.frames_for(window_samples),
+            options.chunk_length_s,
+            options.stride_length_s,
         )
         if 2 * plan.stride_frames * model.hop < model.min_samples:
             raise OptionsError(

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tiny_models import make_model
+from wav2text import Transcriber
+
+SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+# CI sets this so that a missing tool fails the run instead of skipping tests.
+REQUIRE_TOOLS = os.environ.get("WAV2TEXT_REQUIRE_TOOLS") == "1"
+
+
+def need_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        if REQUIRE_TOOLS:
+            pytest.fail(f"{name} is required (apt-get install {name})")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+def ffmpeg(*args: str) -> None:
+    need_tool("ffmpeg")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(models: Path) -> Path:
+    return make_model(models / "wav2vec2")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_dir: Path) -> Transcriber:
+    return Transcriber(str(tiny_dir))
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 4 s of synthetic English speech, 22.05 kHz mono, from espeak-ng."""
+    need_tool("espeak-ng")
+    path = tmp_path_factory.mktemp("speech") / "speech.wav"
+    subprocess.run(
+        ["espeak-ng", "-w", str(path), "the quick brown fox jumps over the lazy dog again"],
+        check=True,
+    )
+    return path
+
+
+def tone(seconds: float, rate: int, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def noisy_tone(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = tone(seconds, rate, 300) + tone(seconds, rate, 1700, 0.2)
+    return (x + rng.normal(0, 0.05, len(x))).astype(np.float32)

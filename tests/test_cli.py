@@ -1,0 +1,119 @@
+"""The CLI shell: arguments, outputs, failures that do not stop the batch, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import tone
+from wav2text import __version__
+from wav2text.cli import main
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "wav2text.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.decode().strip() == f"wav2text {__version__}"
+    help_text = run("transcribe", "--help").stdout.decode()
+    assert "examples:" in help_text and "--raw" in help_text
+
+
+@pytest.fixture()
+def wav(tmp_path: Path) -> Path:
+    from conftest import ffmpeg
+
+    path = tmp_path / "talk.wav"
+    ffmpeg(
+        "-f", "lavfi", "-i", "sine=frequency=300:duration=2", "-ar", "44100", "-ac", "2", str(path)
+    )
+    return path
+
+
+def test_all_formats_to_directory(tiny_dir: Path, wav: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code = main(["transcribe", str(wav), "-m", str(tiny_dir), "-f", "all", "-o", str(out)])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "talk.json",
+        "talk.srt",
+        "talk.tsv",
+        "talk.txt",
+        "talk.vtt",
+    ]
+    facts = json.loads((out / "talk.json").read_text())["audio"]
+    assert facts["source_rate"] == 44100 and facts["channels"] == 2 and facts["resampled"]
+
+
+def test_one_bad_file_does_not_stop_the_rest(tiny_dir: Path, wav: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "notes.mp3"
+    bad.write_text("not audio")
+    proc = run("transcribe", str(bad), str(wav), "-m", str(tiny_dir), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 1
+    err = proc.stderr.decode()
+    assert "notes.mp3: not a readable audio" in err and "1 of 2 inputs failed" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "o" / "talk.txt").exists() and not (tmp_path / "o" / "notes.txt").exists()
+
+
+def test_raw_from_stdin(tiny_dir: Path) -> None:
+    pcm = (tone(1.0, 22050) * 32767).astype("<i2").tobytes()
+    proc = run(
+        "transcribe",
+        "-",
+        "--raw",
+        "s16le",
+        "--sample-rate",
+        "22050",
+        "--channels",
+        "1",
+        "-m",
+        str(tiny_dir),
+        "-f",
+        "json",
+        stdin=pcm,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    facts = json.loads(proc.stdout)["audio"]
+    assert facts["steps"] == "decode pcm_s16le -> resample 22050->16000 Hz"
+    assert facts["rate_source"] == "given"
+
+
+def test_raw_without_rate_is_a_clear_error(tiny_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "a.raw"
+    path.write_bytes(np.zeros(16000, "<i2").tobytes())
+    proc = run("transcribe", str(path), "--raw", "s16le", "-m", str(tiny_dir))
+    assert proc.returncode == 1
+    assert "--sample-rate" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-f", "all"], "output directory"),
+        (["--channels", "2"], "use it with --raw"),
+        (["--chunk-length", "4", "--stride-length", "3"], "chunk_length_s > 2 * stride_length_s"),
+    ],
+)
+def test_usage_errors(wav: Path, args: list[str], message: str) -> None:
+    proc = run("transcribe", str(wav), *args)
+    assert proc.returncode == 2 and message in proc.stderr.decode()
+
+
+def test_missing_model_is_a_clear_error(wav: Path, tmp_path: Path) -> None:
+    proc = run("transcribe", str(wav), "-m", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2
+    assert (
+        "could not load model" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
+    )

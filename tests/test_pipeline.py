@@ -1,0 +1,360 @@
+"""End to end on small random models: reference equivalence, facts recorded, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from transformers import pipeline
+
+from conftest import ffmpeg, noisy_tone, tone
+from tiny_models import make_model
+from wav2text import (
+    AudioDecodeError,
+    AudioTooShortError,
+    EmptyAudioError,
+    InvalidAudioError,
+    NoAudioStreamError,
+    RawFormat,
+    TranscribeOptions,
+    Transcriber,
+    TruncatedAudioError,
+    UnknownSampleRateError,
+)
+from wav2text.pipeline import SILENCE_PEAK
+
+VARIANTS = {
+    "wav2vec2-group-norm": dict(arch="wav2vec2"),
+    "wav2vec2-attention-mask": dict(arch="wav2vec2", attention_mask=True),
+    "wav2vec2-8khz": dict(arch="wav2vec2", sampling_rate=8000),
+    "wav2vec2-no-normalize": dict(arch="wav2vec2", do_normalize=False),
+    "hubert": dict(arch="hubert"),
+    "wavlm": dict(arch="wavlm", attention_mask=True),
+    "data2vec-audio": dict(arch="data2vec-audio", attention_mask=True),
+}
+
+
+def hf_text(model_dir: Path, audio: np.ndarray) -> str:
+    asr = pipeline("automatic-speech-recognition", model=str(model_dir), device="cpu")
+    return " ".join(asr(audio.copy())["text"].split())  # wav2text never emits double spaces
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_equals_transformers_pipeline(models: Path, variant: str) -> None:
+    settings = VARIANTS[variant]
+    directory = make_model(models / variant, **settings)  # type: ignore[arg-type]
+    rate = int(settings.get("sampling_rate", 16000))  # type: ignore[call-overload]
+    audio = noisy_tone(3.0, rate, seed=len(variant))
+    result = Transcriber(str(directory)).transcribe(audio, TranscribeOptions(sample_rate=rate))
+    assert result.text  # random models still say something: the test compares real text
+    assert result.text == hf_text(directory, audio)
+    assert result.audio.model_rate == rate and not result.audio.resampled
+
+
+def test_facts_record_what_was_done(tiny: Transcriber) -> None:
+    stereo = np.stack([noisy_tone(1.0, 44100), noisy_tone(1.0, 44100, seed=1)])
+    result = tiny.transcribe(stereo, TranscribeOptions(sample_rate=44100))
+    info = result.audio
+    assert (info.source_rate, info.rate_source, info.channels) == (44100, "given", 2)
+    assert info.resampled and info.model_rate == 16000
+    assert info.steps() == "decode array -> downmix 2->1 (mean) -> resample 44100->16000 Hz"
+    assert result.duration == pytest.approx(1.0)
+    assert result.model.endswith("wav2vec2")
+
+
+def test_words_and_timestamps_are_consistent(tiny: Transcriber) -> None:
+    result = tiny.transcribe(noisy_tone(4.0, 16000), TranscribeOptions(sample_rate=16000))
+    assert result.text == " ".join(w.text for w in result.words)
+    starts = [w.start for w in result.words]
+    assert starts == sorted(starts)
+    assert all(0 <= w.start < w.end <= result.duration + 0.03 for w in result.words)
+    assert all(0 < w.confidence <= 1 for w in result.words)
+    assert " ".join(s.text for s in result.segments) == result.text
+
+
+def test_long_input_in_windows_equals_whole_file(models: Path) -> None:
+    """A model whose frames see only nearby audio: windowing must not change one word."""
+    directory = make_model(
+        models / "local", num_hidden_layers=0, feat_extract_norm="layer", do_normalize=False
+    )
+    local = Transcriber(str(directory))
+    audio = noisy_tone(25.0, 16000, seed=3)
+    windowed = local.transcribe(
+        audio, TranscribeOptions(sample_rate=16000, chunk_length_s=6.0, stride_length_s=1.0)
+    )
+    whole = local.transcribe(audio, TranscribeOptions(sample_rate=16000, chunk_length_s=60.0))
+    assert len(windowed.text) > 100 and windowed.words[-1].end > 20.0
+    assert windowed.text == whole.text
+    assert [(w.start, w.end) for w in windowed.words] == [(w.start, w.end) for w in whole.words]
+    confidences = [w.confidence for w in whole.words]
+    assert [w.confidence for w in windowed.words] == pytest.approx(confidences, abs=1e-5)
+
+
+# --- bad input: a typed error that says what to do ---------------------------------
+
+
+def test_empty_file(tiny: Transcriber, tmp_path: Path) -> None:
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    with pytest.raises(EmptyAudioError, match="empty"):
+        tiny.transcribe(path)
+
+
+def test_zero_samples(tiny: Transcriber, tmp_path: Path) -> None:
+    with pytest.raises(EmptyAudioError, match="no samples"):
+        tiny.transcribe(np.zeros(0, np.float32), TranscribeOptions(sample_rate=16000))
+    path = tmp_path / "zero.wav"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", str(path))
+    with pytest.raises(EmptyAudioError):
+        tiny.transcribe(path)
+
+
+def test_shorter_than_receptive_field(tiny: Transcriber) -> None:
+    assert tiny.model.min_samples == 400  # wav2vec2's conv stack at 16 kHz
+    with pytest.raises(AudioTooShortError, match="at least 400 samples"):
+        tiny.transcribe(tone(0.02, 16000), TranscribeOptions(sample_rate=16000))
+    ok = tiny.transcribe(tone(400 / 16000, 16000), TranscribeOptions(sample_rate=16000))
+    assert ok.duration == pytest.approx(0.025)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello, this is a text file\n" * 50, bytes.fromhex("89504e470d0a1a0a") + b"\0" * 300],
+)
+def test_not_audio(tiny: Transcriber, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "notes.wav"
+    path.write_bytes(content)
+    with pytest.raises(AudioDecodeError, match=r"not a readable audio|no audio stream"):
+        tiny.transcribe(path)
+
+
+def test_missing_file(tiny: Transcriber) -> None:
+    with pytest.raises(AudioDecodeError, match="no such file"):
+        tiny.transcribe("/nonexistent/talk.mp3")
+
+
+@pytest.fixture(scope="module")
+def clean_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("clean")
+    files = {}
+    for ext in ("wav", "mp3", "flac", "m4a"):
+        files[ext] = directory / f"s.{ext}"
+        ffmpeg(
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-ar", "48000", str(files[ext])
+        )
+    return files
+
+
+# Ogg (Vorbis, Opus) declares no total length, so a cut there is not detectable.
+@pytest.mark.parametrize("ext", ["wav", "mp3", "flac", "m4a"])
+def test_truncated_files(
+    tiny: Transcriber, clean_files: dict[str, Path], tmp_path: Path, ext: str
+) -> None:
+    data = clean_files[ext].read_bytes()
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(AudioDecodeError, match=r"truncated|cut short"):
+        tiny.transcribe(cut)
+    assert tiny.transcribe(clean_files[ext]).duration == pytest.approx(4.0, abs=0.05)
+
+
+def test_truncated_allowed_on_request(
+    tiny: Transcriber, clean_files: dict[str, Path], tmp_path: Path
+) -> None:
+    data = clean_files["wav"].read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TruncatedAudioError, match="--allow-truncated"):
+        tiny.transcribe(cut)
+    result = tiny.transcribe(cut, TranscribeOptions(allow_truncated=True))
+    assert result.duration == pytest.approx(2.0, abs=0.05)
+
+
+def test_corrupt_mp3(tiny: Transcriber, clean_files: dict[str, Path], tmp_path: Path) -> None:
+    data = bytearray(clean_files["mp3"].read_bytes())
+    third = len(data) // 3
+    data[third : third + 3000] = bytes((b * 7 + 13) % 256 for b in data[third : third + 3000])
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(AudioDecodeError, match=r"corrupt|truncated|damaged"):
+        tiny.transcribe(bad)
+
+
+def test_video_without_audio(tiny: Transcriber, tmp_path: Path) -> None:
+    path = tmp_path / "silent.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=blue:s=64x64:d=1", "-c:v", "mpeg4", str(path))
+    with pytest.raises(NoAudioStreamError, match="no audio stream"):
+        tiny.transcribe(path)
+
+
+def test_video_with_audio(tiny: Transcriber, tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=blue:s=64x64:d=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300:duration=2",
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(path),
+    )
+    result = tiny.transcribe(path)
+    assert result.audio.codec == "aac" and result.duration == pytest.approx(2.0, abs=0.1)
+    with pytest.raises(NoAudioStreamError, match="stream 1 does not exist"):
+        tiny.transcribe(path, TranscribeOptions(stream_index=1))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf(tiny: Transcriber, bad: float) -> None:
+    x = tone(1, 16000)
+    x[8000] = bad
+    with pytest.raises(InvalidAudioError, match=r"NaN or infinite samples \(first at 0.50 s\)"):
+        tiny.transcribe(x, TranscribeOptions(sample_rate=16000))
+
+
+def test_nan_in_float_wav(tiny: Transcriber, tmp_path: Path) -> None:
+    x = tone(1, 16000)
+    x[100] = np.nan
+    path = tmp_path / "nan.raw"
+    path.write_bytes(x.astype("<f4").tobytes())
+    with pytest.raises(InvalidAudioError):
+        tiny.transcribe(path, TranscribeOptions(raw=RawFormat("f32le"), sample_rate=16000))
+
+
+def test_raw_needs_rate(tiny: Transcriber) -> None:
+    with pytest.raises(UnknownSampleRateError):
+        tiny.transcribe(b"\0\1" * 8000, TranscribeOptions(raw=RawFormat("s16le")))
+
+
+def test_silence_gives_empty_text(tiny: Transcriber) -> None:
+    quiet = np.random.default_rng(0).normal(0, SILENCE_PEAK / 5, 48000).astype(np.float32)
+    for silence in (np.zeros(48000, np.float32), quiet):
+        result = tiny.transcribe(silence, TranscribeOptions(sample_rate=16000))
+        assert result.text == "" and result.words == ()
+
+
+def test_negative_control_normalised_noise_floor_is_garbage(tiny: Transcriber) -> None:
+    """Without the silence guard, the model invents words from an amplified noise floor."""
+    quiet = np.random.default_rng(0).normal(0, SILENCE_PEAK / 5, 48000).astype(np.float32)
+    assert tiny.model.vocab.tokens  # the same model, run directly on the same samples
+    from wav2text.ctc import best_path
+
+    ids, _ = best_path(tiny.model.log_probs(quiet))
+    assert (ids != tiny.model.vocab.blank).any()
+
+
+# --- invariance: every container, rate and layout of the same audio --------------
+
+
+def model_input(source: object, **options: object) -> np.ndarray:
+    from wav2text.audio import open_audio, to_mono
+    from wav2text.rate import resample_stream
+
+    audio = open_audio(source, **options)  # type: ignore[arg-type]
+    return np.concatenate(list(resample_stream(to_mono(audio), audio.rate, 16000)))
+
+
+def similarity(a: np.ndarray, b: np.ndarray, max_lag: int = 480) -> float:
+    """Best correlation within +-30 ms: codecs may add a few ms of priming delay."""
+    n = min(len(a), len(b)) - max_lag
+    b = b[max_lag // 2 : max_lag // 2 + n]
+    return max(float(np.corrcoef(a[lag : lag + n], b)[0, 1]) for lag in range(0, max_lag, 1))
+
+
+@pytest.fixture(scope="module")
+def reference(speech_wav: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ref") / "ref16k.wav"
+    ffmpeg("-i", str(speech_wav), "-ar", "16000", "-ac", "1", str(path))
+    return path
+
+
+LOSSLESS_16K = {  # bit-identical samples after decode and downmix: identical transcript
+    "flac": ["-c:a", "flac"],
+    "aiff": [],
+    "wav-stereo": ["-ac", "2"],
+    "w64": [],
+    "wav-5.1": ["-af", "pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0"],
+}
+
+
+@pytest.mark.parametrize("variant", LOSSLESS_16K)
+def test_lossless_variants_give_identical_transcripts(
+    tiny: Transcriber, reference: Path, tmp_path: Path, variant: str
+) -> None:
+    ext = {"aiff": "aiff", "w64": "w64", "flac": "flac"}.get(variant, "wav")
+    path = tmp_path / f"v.{ext}"
+    ffmpeg("-i", str(reference), *LOSSLESS_16K[variant], str(path))
+    assert tiny.transcribe(path).text == tiny.transcribe(reference).text
+
+
+RESAMPLED = {  # other rates, codecs and layouts: the audio reaching the model is the same
+    "wav-8k-up": None,
+    "wav-22050": ["-ar", "22050"],
+    "wav-44100-stereo": ["-ar", "44100", "-ac", "2"],
+    "flac-48000": ["-ar", "48000"],
+    "flac-96000": ["-ar", "96000"],
+    "ogg-vorbis-44100": ["-ar", "44100", "-c:a", "libvorbis", "-q:a", "8"],
+    "opus-48000": ["-c:a", "libopus", "-b:a", "128k"],
+    "m4a-aac-44100": ["-ar", "44100", "-b:a", "192k"],
+    "mp3-44100-stereo": ["-ar", "44100", "-ac", "2", "-b:a", "256k"],
+    "webm-opus": ["-c:a", "libopus", "-b:a", "128k"],
+    "aiff-s16be-32000": ["-ar", "32000"],
+    "wav-5.1-48000": ["-ar", "48000", "-af", "pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0"],
+}
+EXT = {
+    "m4a": "m4a",
+    "mp3": "mp3",
+    "ogg": "ogg",
+    "opus": "opus",
+    "webm": "webm",
+    "aiff": "aiff",
+    "flac": "flac",
+}
+
+
+@pytest.mark.parametrize("variant", [v for v in RESAMPLED if RESAMPLED[v] is not None])
+def test_every_rate_layout_and_codec_reaches_the_model_as_the_reference(
+    reference: Path, tmp_path: Path, variant: str
+) -> None:
+    path = tmp_path / f"v.{EXT.get(variant.split('-')[0], 'wav')}"
+    ffmpeg("-i", str(reference), *RESAMPLED[variant], str(path))  # type: ignore[misc]
+    assert similarity(model_input(path), model_input(reference)) > 0.98
+
+
+def test_negative_control_unresampled_audio_is_not_the_reference(
+    tiny: Transcriber, reference: Path, tmp_path: Path
+) -> None:
+    """44.1 kHz audio read as if it were 16 kHz: what every hand-written loader risks."""
+    path = tmp_path / "v44.wav"
+    ffmpeg("-i", str(reference), "-ar", "44100", str(path))
+    wrong = TranscribeOptions(sample_rate=16000)  # overrides the (right) header
+    assert similarity(model_input(path, sample_rate=16000), model_input(reference)) < 0.5
+    assert tiny.transcribe(path, wrong).text != tiny.transcribe(reference).text
+    assert tiny.transcribe(path).audio.resampled
+
+
+def test_stdin_like_stream(tiny: Transcriber, reference: Path) -> None:
+    proc = subprocess.run(["cat", str(reference)], capture_output=True, check=True)
+    import io
+
+    class Pipe(io.RawIOBase):  # a non-seekable stream, like stdin
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+            return self._data.readinto(buffer)
+
+    assert tiny.transcribe(Pipe(proc.stdout)).text == tiny.transcribe(reference).text

@@ -1,0 +1,83 @@
+"""Each output format, and atomic writing."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from wav2text.results import AudioInfo, Transcript, Word, segments_from_words
+from wav2text.writers import WRITERS, write_atomic, write_outputs
+
+WORDS = (
+    Word("HELLO", 0.5, 0.9, 0.91),
+    Word("WORLD", 1.0, 1.4, 0.8),
+    Word("AGAIN", 3661.25, 3661.9, 0.5),  # after a long pause, past an hour
+)
+INFO = AudioInfo(44100, "header", 2, "mp3float", "mp3", 16000, True, "2->1 (mean)", 3662.0)
+T = Transcript("HELLO WORLD AGAIN", WORDS, segments_from_words(WORDS), 3662.0, INFO, "m")
+
+
+def render(fmt: str) -> str:
+    out = io.StringIO()
+    WRITERS[fmt].write(T, out)  # type: ignore[index]
+    return out.getvalue()
+
+
+def test_segments_split_at_pauses() -> None:
+    assert [s.text for s in T.segments] == ["HELLO WORLD", "AGAIN"]
+
+
+def test_txt() -> None:
+    assert render("txt") == "HELLO WORLD AGAIN\n"
+
+
+def test_srt() -> None:
+    assert render("srt") == (
+        "1\n00:00:00,500 --> 00:00:01,400\nHELLO WORLD\n\n"
+        "2\n01:01:01,250 --> 01:01:01,900\nAGAIN\n\n"
+    )
+
+
+def test_vtt() -> None:
+    assert render("vtt").startswith("WEBVTT\n\n00:00:00.500 --> 00:00:01.400\nHELLO WORLD\n")
+
+
+def test_tsv() -> None:
+    lines = render("tsv").splitlines()
+    assert lines[0] == "start\tend\tconfidence\ttext"
+    assert lines[1] == "500\t900\t0.910\tHELLO"
+
+
+def test_json_round_trip() -> None:
+    data = json.loads(render("json"))
+    assert data["text"] == T.text and data["words"][2]["start"] == 3661.25
+    assert (
+        data["audio"]["steps"]
+        == "decode mp3float -> downmix 2->1 (mean) -> resample 44100->16000 Hz"
+    )
+
+
+def test_outputs_named_after_input(tmp_path: Path) -> None:
+    paths = write_outputs(T, tmp_path / "out", "talk", WRITERS)
+    assert sorted(p.name for p in paths) == [f"talk.{e}" for e in sorted(WRITERS)]
+    assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_crash_mid_write_leaves_old_file_and_no_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "talk.txt"
+    target.write_text("previous\n")
+
+    def explode(self: object, transcript: Transcript, file: io.StringIO) -> None:
+        file.write("half a transcr")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(WRITERS["txt"]), "write", explode)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, T, "txt")
+    assert target.read_text() == "previous\n"
+    assert list(tmp_path.iterdir()) == [target]
