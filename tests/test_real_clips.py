@@ -53,3 +53,11 @@ def test_all_kinds_of_real_input_present() -> None:
     kinds = {Path(r["file"]).suffix for r in ROWS}
     if ROWS:
         assert {".wav", ".flac", ".mp3", ".aiff", ".raw"} <= kinds
+
+
+def test_shipped_sample(tiny: Transcriber) -> None:
+    """The README's sample: 44.1 kHz stereo big-endian AIFF, nothing a model expects."""
+    sample = Path(__file__).resolve().parents[1] / "samples" / "one_two_three_44k_stereo_s16be.aiff"
+    info = tiny.transcribe(sample).audio
+    assert (info.container, info.codec, info.channels) == ("aiff", "pcm_s16be", 2)
+    assert info.steps() == "decode pcm_s16be -> downmix 2->1 (mean) -> resample 44100->16000 Hz"

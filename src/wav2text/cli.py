@@ -99,7 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             char_timestamps=args.char_timestamps,
             allow_truncated=args.allow_truncated,
         )
+        from transformers.utils import logging as hf_logging
+
         from .pipeline import Transcriber  # heavy imports after argument checks
+
+        hf_logging.disable_progress_bar()  # one line per file is ours to print, not theirs
 
         transcriber = Transcriber(ModelOptions(args.model, args.revision, args.device, args.dtype))
     except Wav2TextError as err:
