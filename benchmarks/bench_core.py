@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_models import BASE, make_model
 from wav2text import TranscribeOptions, Transcriber
-from wav2text.segments import kept_frames, plan_windows, windows
+from wav2text.segments import kept_frames, windows
 
 
 def write_wav(path: Path, seconds: float, rate: int = 16000, channels: int = 1) -> Path:
@@ -62,14 +62,7 @@ def timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
 def forward_only(transcriber: Transcriber, audio: np.ndarray, options: TranscribeOptions) -> float:
     """The model's own time on exactly the windows wav2text runs: the floor to compare to."""
     model = transcriber.model
-    window = round(options.chunk_length_s * model.sampling_rate / model.hop) * model.hop
-    plan = plan_windows(
-        model.sampling_rate,
-        model.hop,
-        model.frames_for(window),
-        options.chunk_length_s,
-        options.stride_length_s,
-    )
+    plan = transcriber.window_plan(options)
     total = 0.0
     for w in windows([audio], plan, model.hop):
         elapsed, lp = timed(lambda w=w: model.log_probs(w.samples))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from transformers import pipeline
 
 from conftest import ffmpeg, noisy_tone, tone
@@ -358,3 +359,17 @@ def test_stdin_like_stream(tiny: Transcriber, reference: Path) -> None:
             return self._data.readinto(buffer)
 
     assert tiny.transcribe(Pipe(proc.stdout)).text == tiny.transcribe(reference).text
+
+
+def test_bfloat16_runs_and_mostly_agrees(tiny_dir: Path) -> None:
+    from wav2text import ModelOptions
+
+    audio = noisy_tone(3.0, 16000, seed=7)
+    options = TranscribeOptions(sample_rate=16000)
+    full = Transcriber(ModelOptions(str(tiny_dir))).transcribe(audio, options)
+    half = Transcriber(ModelOptions(str(tiny_dir), dtype="bfloat16"))
+    assert half.model.dtype == torch.bfloat16
+    low = half.transcribe(audio, options)
+    import jiwer
+
+    assert jiwer.cer(full.text, low.text) < 0.5  # a random model is fragile; real ones agree

@@ -14,7 +14,7 @@ from .model import CTCModel, load_model
 from .options import ModelOptions, TranscribeOptions
 from .rate import resample_stream
 from .results import AudioInfo, Transcript, segments_from_words
-from .segments import Window, kept_frames, plan_windows, windows
+from .segments import Window, WindowPlan, kept_frames, plan_windows, windows
 
 # Windows whose peak stays below -70 dBFS hold no audible sound; normalising them would
 # blow their noise floor up to full scale and invite invented words, so they decode as blank.
@@ -65,10 +65,8 @@ class Transcriber:
             model=self.model.name,
         )
 
-    def _frame_decisions(
-        self, blocks: Iterable[np.ndarray], options: TranscribeOptions, source_rate: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Best token and its probability for every frame of the file, window by window."""
+    def window_plan(self, options: TranscribeOptions) -> WindowPlan:
+        """The window geometry this model runs with under these options."""
         model = self.model
         window_samples = round(options.chunk_length_s * model.sampling_rate / model.hop) * model.hop
         plan = plan_windows(
@@ -83,9 +81,16 @@ class Transcriber:
                 f"stride {options.stride_length_s} s is shorter than the model's receptive "
                 f"field ({model.min_samples / model.sampling_rate:.3f} s); use a longer stride"
             )
+        return plan
+
+    def _frame_decisions(
+        self, blocks: Iterable[np.ndarray], options: TranscribeOptions, source_rate: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best token and its probability for every frame of the file, window by window."""
+        plan = self.window_plan(options)
         ids: list[np.ndarray] = []
         probs: list[np.ndarray] = []
-        for window in windows(blocks, plan, model.hop):
+        for window in windows(blocks, plan, self.model.hop):
             if window.is_first and window.is_last:
                 self._check_length(len(window.samples), source_rate)
             path, prob = self._window_decisions(window)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .options import OutputFormat
-from .results import Segment, Transcript
+from .results import Transcript
 
 
 def _timestamp(seconds: float, decimal: str) -> str:
@@ -44,31 +44,30 @@ class JsonWriter(Writer):
 
 
 class _CueWriter(Writer):
-    """Subtitles: one numbered or headed cue per segment."""
+    """Subtitles: one cue per segment, after an optional header and cue number."""
 
     decimal = "."
+    header = ""
+    numbered = False
 
-    def cue(self, index: int, segment: Segment) -> str:
-        start, end = _timestamp(segment.start, self.decimal), _timestamp(segment.end, self.decimal)
-        return f"{start} --> {end}\n{segment.text}\n"
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        file.write(self.header)
+        for index, segment in enumerate(transcript.segments, start=1):
+            number = f"{index}\n" if self.numbered else ""
+            start = _timestamp(segment.start, self.decimal)
+            end = _timestamp(segment.end, self.decimal)
+            file.write(f"{number}{start} --> {end}\n{segment.text}\n\n")
 
 
 class SrtWriter(_CueWriter):
     extension = "srt"
     decimal = ","
-
-    def write(self, transcript: Transcript, file: TextIO) -> None:
-        for index, segment in enumerate(transcript.segments, start=1):
-            file.write(f"{index}\n{self.cue(index, segment)}\n")
+    numbered = True
 
 
 class VttWriter(_CueWriter):
     extension = "vtt"
-
-    def write(self, transcript: Transcript, file: TextIO) -> None:
-        file.write("WEBVTT\n\n")
-        for index, segment in enumerate(transcript.segments, start=1):
-            file.write(f"{self.cue(index, segment)}\n")
+    header = "WEBVTT\n\n"
 
 
 class TsvWriter(Writer):
