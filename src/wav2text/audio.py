@@ -224,8 +224,9 @@ def _open_container(
     if not header_rate or not channels:
         container.close()
         raise AudioDecodeError(f"{name}: the audio stream declares no rate or channel count")
-    expected = None if raw is not None or allow_truncated else _expected_seconds(stream, container)
-    missing = None if raw is not None or allow_truncated else _wav_missing_bytes(file)
+    check_length = raw is None and not allow_truncated  # raw PCM declares no length
+    expected = _expected_seconds(stream, container) if check_length else None
+    missing = _wav_missing_bytes(file) if check_length else None
     blocks = _decode(container, stream, name, expected, missing)
     return DecodedAudio(
         rate=rate or header_rate,

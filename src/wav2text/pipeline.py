@@ -39,7 +39,7 @@ class Transcriber:
         )
         counter = _SampleCounter(to_mono(audio, options.channel))
         at_model_rate = resample_stream(counter, audio.rate, self.model.sampling_rate)
-        ids, probs = self._frame_decisions(at_model_rate, options, audio.rate)
+        ids, probs = self._frame_decisions(at_model_rate, options)
         spans = merge_tokens(ids, probs, self.model.vocab.blank)
         words = words_from_spans(
             spans, self.model.vocab, self.model.frame_seconds, options.char_timestamps
@@ -68,11 +68,10 @@ class Transcriber:
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
         """The window geometry this model runs with under these options."""
         model = self.model
-        window_samples = round(options.chunk_length_s * model.sampling_rate / model.hop) * model.hop
         plan = plan_windows(
             model.sampling_rate,
             model.hop,
-            model.frames_for(window_samples),
+            model.frames_for,
             options.chunk_length_s,
             options.stride_length_s,
         )
@@ -84,7 +83,7 @@ class Transcriber:
         return plan
 
     def _frame_decisions(
-        self, blocks: Iterable[np.ndarray], options: TranscribeOptions, source_rate: int
+        self, blocks: Iterable[np.ndarray], options: TranscribeOptions
     ) -> tuple[np.ndarray, np.ndarray]:
         """Best token and its probability for every frame of the file, window by window."""
         plan = self.window_plan(options)
@@ -92,7 +91,7 @@ class Transcriber:
         probs: list[np.ndarray] = []
         for window in windows(blocks, plan, self.model.hop):
             if window.is_first and window.is_last:
-                self._check_length(len(window.samples), source_rate)
+                self._check_length(len(window.samples))
             path, prob = self._window_decisions(window)
             keep = kept_frames(window, len(path), plan.stride_frames)
             ids.append(path[keep])
@@ -105,7 +104,7 @@ class Transcriber:
             return np.full(n, self.model.vocab.blank), np.ones(n, dtype=np.float32)
         return best_path(self.model.log_probs(window.samples))
 
-    def _check_length(self, n_samples: int, source_rate: int) -> None:
+    def _check_length(self, n_samples: int) -> None:
         if n_samples == 0:
             raise EmptyAudioError(
                 "the audio holds no samples; check that the file or array is not empty"

@@ -8,7 +8,7 @@ none after the last), so the kept frames tile the file exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +32,12 @@ class WindowPlan:
 
 
 def plan_windows(
-    rate: int, hop: int, frames_for: int, chunk_s: float, stride_s: float
+    rate: int, hop: int, frames_for: Callable[[int], int], chunk_s: float, stride_s: float
 ) -> WindowPlan:
-    """Window geometry; `frames_for` is how many frames the model makes of one window."""
+    """Window geometry; `frames_for(n)` is how many frames the model makes of n samples."""
     window = max(1, round(chunk_s * rate / hop)) * hop
     stride_frames = max(1, round(stride_s * rate / hop))
-    step_frames = frames_for - 2 * stride_frames
+    step_frames = frames_for(window) - 2 * stride_frames
     if step_frames < 1:
         raise OptionsError(
             f"a {chunk_s} s chunk leaves no frames between its {stride_s} s strides; "
