@@ -17,6 +17,7 @@ from .errors import (
 )
 from .options import ModelOptions, RawFormat, TranscribeOptions
 from .pipeline import Transcriber, transcribe
+from .resolve import BUNDLED_MODEL, DEFAULT_MODEL, BundledModelWarning
 from .results import AudioInfo, Char, Segment, Transcript, Word
 
 try:
@@ -25,9 +26,12 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "BUNDLED_MODEL",
+    "DEFAULT_MODEL",
     "AudioDecodeError",
     "AudioInfo",
     "AudioTooShortError",
+    "BundledModelWarning",
     "Char",
     "EmptyAudioError",
     "InvalidAudioError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .options import (
     RawFormat,
     TranscribeOptions,
 )
+from .resolve import BUNDLED_MODEL, DEFAULT_MODEL, ENV_VAR, BundledModelWarning
 
 EXAMPLES = """\
 examples:
@@ -48,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("inputs", nargs="+", metavar="FILE", help="audio/video files; - for stdin")
-    run.add_argument("-m", "--model", help="hub id or local directory of a CTC model")
+    run.add_argument(
+        "-m",
+        "--model",
+        help=f"hub id or local directory of a CTC model, or {BUNDLED_MODEL} (the bundled demo); "
+        f"default: ${ENV_VAR}, else {DEFAULT_MODEL} if cached or reachable, else the demo",
+    )
     run.add_argument("--revision", help="model revision (branch, tag or commit)")
     run.add_argument("-f", "--format", default="txt", choices=[*OUTPUT_FORMATS, "all"])
     run.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
@@ -105,7 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         hf_logging.disable_progress_bar()  # one line per file is ours to print, not theirs
 
-        transcriber = Transcriber(ModelOptions(args.model, args.revision, args.device, args.dtype))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BundledModelWarning)
+            transcriber = Transcriber(
+                ModelOptions(args.model, args.revision, args.device, args.dtype)
+            )
+        for warning in caught:
+            print(f"wav2text: note: {warning.message}", file=sys.stderr)
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2

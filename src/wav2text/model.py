@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,8 @@ import torch
 from .ctc import Vocabulary
 from .errors import ModelLoadError
 from .options import ModelOptions
+from .resolve import BundledModelWarning, resolve_model
 
-DEFAULT_MODEL = "facebook/wav2vec2-base-960h"
 _MAX_RECEPTIVE_FIELD = 1 << 14  # samples searched for the shortest input giving one frame
 
 _TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -45,6 +46,9 @@ class CTCModel:
         features = self.feature_extractor(
             samples, sampling_rate=self.sampling_rate, return_tensors="pt"
         )
+        first = next(iter(features.values()))
+        if first.shape[1] == 0:  # too short for even one feature frame (log-mel models)
+            return np.zeros((0, len(self.vocab.tokens)), dtype=np.float32)
         inputs = {
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)
             for key, value in features.items()
@@ -70,17 +74,20 @@ class CTCModel:
 
 
 def load_model(options: ModelOptions) -> CTCModel:
-    name = str(options.model) if options.model is not None else DEFAULT_MODEL
+    choice = resolve_model(options.model, options.revision)
+    if choice.notice:
+        warnings.warn(choice.notice, BundledModelWarning, stacklevel=3)
+    location = choice.location
     device = _device(options.device)
     try:
         from transformers import AutoModelForCTC
 
-        model = AutoModelForCTC.from_pretrained(name, revision=options.revision)
+        model = AutoModelForCTC.from_pretrained(location, revision=options.revision)
     except (OSError, ValueError, KeyError) as err:
-        raise ModelLoadError(_load_hint(name, err)) from err
-    feature_extractor, tokenizer = _processor(name, options.revision)
+        raise ModelLoadError(_load_hint(location, err)) from err
+    feature_extractor, tokenizer = _processor(location, options.revision)
     model = model.to(device=device, dtype=_TORCH_DTYPES[options.dtype]).eval()
-    return CTCModel(model, feature_extractor, tokenizer, name)
+    return CTCModel(model, feature_extractor, tokenizer, choice.name)
 
 
 def _processor(name: str, revision: str | None) -> tuple[Any, Any]:

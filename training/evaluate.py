@@ -1,0 +1,104 @@
+"""Measure a model the way users meet it, through wav2text: `python -m training.evaluate MODEL`.
+
+Prints CER/WER on the held-out test splits of a corpus (sentences never trained on; seen
+voices, and a voice never heard), per-clip CER/WER on the real recordings in
+shared/data/real, and inference speed on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import torch
+
+from wav2text import RawFormat, TranscribeOptions, Transcriber
+
+from .text import normalise
+from .train import Corpus
+
+SPLITS = ("test-seen-voices", "test-held-out-voice")
+AT_16K = TranscribeOptions(sample_rate=16000)
+
+
+def split_scores(transcriber: Transcriber, corpus: Corpus) -> dict[str, float]:
+    hyps = [
+        transcriber.transcribe(corpus.samples(i), AT_16K).text for i in range(len(corpus.texts))
+    ]
+    return {
+        "utterances": len(hyps),
+        "cer": jiwer.cer(corpus.texts, hyps),
+        "wer": jiwer.wer(corpus.texts, hyps),
+    }
+
+
+def real_clip_scores(transcriber: Transcriber, directory: Path) -> list[dict[str, object]]:
+    with (directory / "manifest.tsv").open() as file:
+        rows = list(csv.DictReader(file, delimiter="\t"))
+    out = []
+    for row in rows:
+        options = TranscribeOptions()
+        if row["file"].endswith(".raw"):
+            options = TranscribeOptions(
+                raw=RawFormat("s16le", int(row["channels"])), sample_rate=int(row["native_rate_hz"])
+            )
+        hyp = transcriber.transcribe(directory / row["file"], options).text
+        ref = normalise(row["transcript"])
+        out.append(
+            {
+                "file": row["file"],
+                "cer": jiwer.cer(ref, hyp),
+                "wer": jiwer.wer(ref, hyp),
+                "hypothesis": hyp,
+            }
+        )
+    return out
+
+
+def speed(transcriber: Transcriber, corpus: Corpus, seconds: float = 60.0) -> float:
+    """Audio seconds per wall second on one thread, whole pipeline, 16 kHz input."""
+    torch.set_num_threads(1)
+    audio, i = [], 0
+    while sum(len(a) for a in audio) < seconds * 16000:
+        audio.append(corpus.samples(i % len(corpus.texts)))
+        i += 1
+    samples = np.concatenate(audio)
+    transcriber.transcribe(samples[:16000], AT_16K)  # warm-up
+    start = time.perf_counter()
+    transcriber.transcribe(samples, AT_16K)
+    return len(samples) / 16000 / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model")
+    parser.add_argument("--corpus", type=Path, default=Path("runs/corpus"))
+    parser.add_argument("--real", type=Path, default=Path("../shared/data/real"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    transcriber = Transcriber(args.model)
+    report: dict[str, object] = {"model": args.model}
+    for split in SPLITS:
+        report[split] = split_scores(transcriber, Corpus(args.corpus, split))
+        print(split, report[split], flush=True)
+    if (args.real / "manifest.tsv").exists():
+        clips = real_clip_scores(transcriber, args.real)
+        report["real"] = clips
+        for clip in clips:
+            scores = f"CER {clip['cer']:.3f} WER {clip['wer']:.3f}"
+            print(f"{clip['file']:40s} {scores}  {clip['hypothesis']}")
+        refs_cer = [c["cer"] for c in clips]
+        print(f"real clips: mean CER {np.mean(refs_cer):.3f}")
+    report["x_real_time_1_thread"] = speed(transcriber, Corpus(args.corpus, SPLITS[0]))
+    print(f"speed: {report['x_real_time_1_thread']:.1f}x real time on 1 CPU thread")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Model inputs computed in batches with torch, equal to what the shipped extractor computes.
+
+Training needs thousands of utterances a minute on two CPU cores; the Hugging Face
+SeamlessM4T extractor loops over frames in numpy. `fbank` reproduces it exactly
+(`check_against_extractor` proves it at start-up), so the shipped model sees at inference
+the features it was trained on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2FeatureExtractor
+
+FRAME, HOP, FFT, PREEMPHASIS, MEL_FLOOR = 400, 160, 512, 0.97, 1.192092955078125e-07
+
+
+def bert_extractor() -> SeamlessM4TFeatureExtractor:
+    return SeamlessM4TFeatureExtractor(sampling_rate=16000, return_attention_mask=True)
+
+
+def wav2vec2_extractor() -> Wav2Vec2FeatureExtractor:
+    return Wav2Vec2FeatureExtractor(
+        sampling_rate=16000, do_normalize=True, return_attention_mask=True, padding_value=0.0
+    )
+
+
+class Fbank:
+    """Kaldi-style log-mel frames, normalised per mel bin, stacked in pairs (160-d, 20 ms)."""
+
+    def __init__(self) -> None:
+        extractor = bert_extractor()
+        self.mel = torch.tensor(extractor.mel_filters, dtype=torch.float32)  # (257, 80)
+        self.window = torch.tensor(extractor.window, dtype=torch.float32)
+
+    def frames(self, n_samples: int) -> int:
+        n = 1 + (n_samples - FRAME) // HOP if n_samples >= FRAME else 0
+        return n // 2
+
+    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
+        """One utterance (samples,) in [-1, 1] -> (frames, 160)."""
+        frames = (waveform.float() * 32768).unfold(0, FRAME, HOP)  # (T, 400)
+        frames = frames - frames.mean(dim=1, keepdim=True)
+        frames = torch.cat(
+            [frames[:, :1] * (1 - PREEMPHASIS), frames[:, 1:] - PREEMPHASIS * frames[:, :-1]], dim=1
+        )
+        spectrum = torch.fft.rfft(frames * self.window, n=FFT).abs().pow(2)
+        logmel = torch.log(torch.clamp(spectrum @ self.mel, min=MEL_FLOOR))
+        logmel = (logmel - logmel.mean(0)) / torch.sqrt(logmel.var(0) + 1e-7)
+        usable = logmel.shape[0] // 2 * 2
+        return logmel[:usable].reshape(usable // 2, 160)
+
+
+def waveform_input(waveform: torch.Tensor) -> torch.Tensor:
+    """What Wav2Vec2FeatureExtractor(do_normalize=True) gives: zero mean, unit variance."""
+    waveform = waveform.float()
+    return (waveform - waveform.mean()) / torch.sqrt(waveform.var(unbiased=False) + 1e-7)
+
+
+def check_against_extractor(seconds: float = 3.3) -> float:
+    """Largest difference between Fbank and the shipped extractor on noise; raises if > 1e-3."""
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(int(seconds * 16000)) * 0.1).astype(np.float32)
+    expected = bert_extractor()(audio, sampling_rate=16000, return_tensors="np")["input_features"][
+        0
+    ]
+    got = Fbank()(torch.from_numpy(audio)).numpy()
+    error = float(np.abs(expected - got).max())
+    if expected.shape != got.shape or error > 1e-3:
+        raise AssertionError(
+            f"fbank differs from the extractor: {expected.shape} {got.shape} {error}"
+        )
+    return error
