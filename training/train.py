@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -221,9 +222,13 @@ def train(args: argparse.Namespace) -> None:
             )
 
     started = last_save = last_eval = time.time()
+    stop = []  # SIGTERM/SIGINT: finish the step, save, then exit
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
 
     def finished() -> bool:
-        return progress["hours"] >= args.hours or time.time() - started > args.minutes * 60
+        late = time.time() - started > args.minutes * 60
+        return bool(stop) or late or progress["hours"] >= args.hours
 
     while not finished():
         rng = np.random.default_rng([progress["seed"], progress["epoch"]])
@@ -244,7 +249,8 @@ def train(args: argparse.Namespace) -> None:
             progress["epoch"] += 1
             progress["batch"] = 0
     run.save()
-    run_tests(10**9, final=True)
+    if not stop:
+        run_tests(10**9, final=True)
 
 
 def main() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .batch import run_batch
@@ -24,6 +26,9 @@ from .options import (
 )
 from .resolve import BUNDLED_MODEL, DEFAULT_MODEL, ENV_VAR, BundledModelWarning
 
+if TYPE_CHECKING:
+    from .pipeline import Transcriber
+
 EXAMPLES = """\
 examples:
   wav2text transcribe talk.mp3                      text to stdout
@@ -31,6 +36,7 @@ examples:
   wav2text transcribe call.raw --raw s16le --sample-rate 8000 --channels 1
   ffmpeg -i video.mkv -f wav - | wav2text transcribe -
   wav2text transcribe lecture.m4a -m facebook/wav2vec2-large-960h-lv60-self --device cuda
+  wav2text inspect call.wav                         levels, bandwidth, what transcribe does
 """
 
 
@@ -63,66 +69,112 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", default="float32", choices=DTYPES)
     run.add_argument("--chunk-length", type=float, default=DEFAULT_CHUNK_LENGTH_S, metavar="S")
     run.add_argument("--stride-length", type=float, default=DEFAULT_STRIDE_LENGTH_S, metavar="S")
-    run.add_argument(
+    run.add_argument("--char-timestamps", action="store_true", help="per-character times (json)")
+    _add_input_arguments(run)
+    look = commands.add_parser(
+        "inspect",
+        help="what a file holds and what transcribe would do with it",
+        description="Container, codec, rate, channels, levels, clipping, DC offset, silence, "
+        "effective bandwidth, identical channels, and the steps to the model's input.",
+    )
+    look.add_argument("inputs", nargs="+", metavar="FILE", help="audio/video files; - for stdin")
+    look.add_argument("--json", action="store_true", help="one JSON object per line")
+    look.add_argument(
+        "--model-rate", type=int, default=16000, metavar="N", help="the model's rate (16000)"
+    )
+    _add_input_arguments(look)
+    return parser
+
+
+def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--raw",
         choices=RAW_FORMATS,
         metavar="FMT",
         help=f"headerless PCM in this format: {', '.join(RAW_FORMATS)}",
     )
-    run.add_argument(
+    parser.add_argument(
         "--sample-rate",
         type=int,
         metavar="N",
         help="rate of raw input; for files, overrides the header",
     )
-    run.add_argument("--channels", type=int, default=1, help="channel count of raw input")
-    run.add_argument("--channel", type=int, help="keep only this channel (default: average)")
-    run.add_argument("--stream", type=int, default=0, help="audio stream index in the container")
-    run.add_argument("--char-timestamps", action="store_true", help="per-character times (json)")
-    run.add_argument(
+    parser.add_argument("--channels", type=int, default=1, help="channel count of raw input")
+    parser.add_argument("--channel", type=int, help="keep only this channel (default: average)")
+    parser.add_argument("--stream", type=int, default=0, help="audio stream index")
+    parser.add_argument(
         "--allow-truncated",
         action="store_true",
-        help="transcribe what decodes of a cut-short file instead of failing",
+        help="use what decodes of a cut-short file instead of failing",
     )
-    return parser
+
+
+def _options(args: argparse.Namespace, **more: object) -> TranscribeOptions:
+    return TranscribeOptions(
+        sample_rate=args.sample_rate,
+        raw=RawFormat(args.raw, args.channels) if args.raw else None,
+        stream_index=args.stream,
+        channel=args.channel,
+        allow_truncated=args.allow_truncated,
+        **more,  # type: ignore[arg-type]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.raw is None and args.channels != 1:
+        parser.error("--channels describes raw input: use it with --raw")
+    if args.command == "inspect":
+        return _inspect(args)
     formats: list[OutputFormat] = list(OUTPUT_FORMATS) if args.format == "all" else [args.format]
     if len(formats) > 1 and args.output_dir is None:
         parser.error("-f all writes several files: give an output directory with -o DIR")
-    if args.raw is None and args.channels != 1:
-        parser.error("--channels describes raw input: use it with --raw")
     try:
-        options = TranscribeOptions(
-            sample_rate=args.sample_rate,
-            raw=RawFormat(args.raw, args.channels) if args.raw else None,
-            stream_index=args.stream,
-            channel=args.channel,
+        options = _options(
+            args,
             chunk_length_s=args.chunk_length,
             stride_length_s=args.stride_length,
             char_timestamps=args.char_timestamps,
-            allow_truncated=args.allow_truncated,
         )
-        from transformers.utils import logging as hf_logging
-
-        from .pipeline import Transcriber  # heavy imports after argument checks
-
-        hf_logging.disable_progress_bar()  # one line per file is ours to print, not theirs
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", BundledModelWarning)
-            transcriber = Transcriber(
-                ModelOptions(args.model, args.revision, args.device, args.dtype)
-            )
-        for warning in caught:
-            print(f"wav2text: note: {warning.message}", file=sys.stderr)
+        transcriber = _transcriber(ModelOptions(args.model, args.revision, args.device, args.dtype))
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
     failures = run_batch(transcriber, args.inputs, options, formats, args.output_dir)
+    return 1 if failures else 0
+
+
+def _transcriber(options: ModelOptions) -> Transcriber:
+    from transformers.utils import logging as hf_logging
+
+    from .pipeline import Transcriber  # heavy imports after argument checks
+
+    hf_logging.disable_progress_bar()  # one line per file is ours to print, not theirs
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BundledModelWarning)
+        transcriber = Transcriber(options)
+    for warning in caught:
+        print(f"wav2text: note: {warning.message}", file=sys.stderr)
+    return transcriber
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .analysis import analyse, describe
+
+    failures = 0
+    for name in args.inputs:
+        try:
+            source = sys.stdin.buffer if name == "-" else name
+            result = analyse(source, _options(args), args.model_rate)
+        except Wav2TextError as err:
+            print(f"wav2text: {name}: {err}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.json:
+            print(json.dumps({"file": name, **result.to_dict()}))
+        else:
+            print(f"{name}\n{describe(result)}")
     return 1 if failures else 0
 
 
