@@ -105,6 +105,13 @@ class _Meter:
             self.spectrum += power.sum(axis=0)
 
 
+def long_term_spectrum(mono: np.ndarray) -> np.ndarray | None:
+    """Summed power spectrum of the audible frames of mono samples; None if all silent."""
+    meter = _Meter(1, 1)
+    meter.add(mono.reshape(-1, 1))
+    return meter.spectrum if meter.audible else None
+
+
 def effective_bandwidth(spectrum: np.ndarray, rate: int) -> float:
     """The frequency of a brick-wall cut in a long-term spectrum, or Nyquist when none.
 

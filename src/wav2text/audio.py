@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO, Literal
 
 import av
 import numpy as np
@@ -52,6 +52,9 @@ class DecodedAudio:
     blocks: Iterator[np.ndarray]
 
 
+PLACEHOLDER_RATE = 16000  # the rate of audio opened with sample_rate="auto" until estimated
+
+
 def check_rate(rate: object) -> int:
     """Return a valid sampling rate in Hz or raise InvalidSampleRateError."""
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
@@ -72,12 +75,25 @@ def check_rate(rate: object) -> int:
 def open_audio(
     source: Source,
     *,
-    sample_rate: int | None = None,
+    sample_rate: int | Literal["auto"] | None = None,
     raw: RawFormat | None = None,
     stream_index: int = 0,
     allow_truncated: bool = False,
 ) -> DecodedAudio:
-    """Open any supported input. Decoding happens lazily as `blocks` is consumed."""
+    """Open any supported input. Decoding happens lazily as `blocks` is consumed.
+
+    sample_rate="auto" opens arrays and raw PCM at a placeholder rate and marks the result
+    rate_source="estimated": the caller must estimate the rate (wav2text.estimate).
+    """
+    if sample_rate == "auto":
+        audio = open_audio(
+            source,
+            sample_rate=None if raw is None and not _is_array(source) else PLACEHOLDER_RATE,
+            raw=raw,
+            stream_index=stream_index,
+            allow_truncated=allow_truncated,
+        )
+        return replace(audio, rate_source="estimated")
     rate = None if sample_rate is None else check_rate(sample_rate)
     if _is_array(source):
         if raw is not None:

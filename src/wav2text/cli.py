@@ -95,9 +95,9 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sample-rate",
-        type=int,
-        metavar="N",
-        help="rate of raw input; for files, overrides the header",
+        type=_rate,
+        metavar="N|auto",
+        help="rate of raw input; for files, overrides the header; auto: estimate it",
     )
     parser.add_argument("--channels", type=int, default=1, help="channel count of raw input")
     parser.add_argument("--channel", type=int, help="keep only this channel (default: average)")
@@ -107,6 +107,15 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use what decodes of a cut-short file instead of failing",
     )
+
+
+def _rate(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a rate in Hz or 'auto', not {text!r}") from None
 
 
 def _options(args: argparse.Namespace, **more: object) -> TranscribeOptions:

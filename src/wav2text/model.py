@@ -43,11 +43,14 @@ class CTCModel:
 
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
         """(frames, vocab) float32 log-probabilities for mono samples at the model's rate."""
-        features = self.feature_extractor(
-            samples, sampling_rate=self.sampling_rate, return_tensors="pt"
-        )
+        with warnings.catch_warnings():  # a 1-frame log-mel input has no variance: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            features = self.feature_extractor(
+                samples, sampling_rate=self.sampling_rate, return_tensors="pt"
+            )
         first = next(iter(features.values()))
-        if first.shape[1] == 0:  # too short for even one feature frame (log-mel models)
+        if first.shape[1] == 0 or not torch.isfinite(first).all():
+            # too short for the extractor to make a frame it can normalise (log-mel models)
             return np.zeros((0, len(self.vocab.tokens)), dtype=np.float32)
         inputs = {
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)

@@ -33,6 +33,9 @@ RAW_FORMATS = (
     "alaw",
 )
 
+# The rates sample_rate="auto" chooses from: those audio is commonly stored at.
+CANDIDATE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+
 DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square
 DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model
 
@@ -74,6 +77,9 @@ class TranscribeOptions:
 
     sample_rate: the input's rate in Hz. Required for arrays and raw PCM; for files
         with a header it overrides the header (use it when the header is wrong).
+        "auto": estimate it from the audio with the model (see wav2text.estimate);
+        UnknownSampleRateError when the estimate is not confident.
+    rate_candidates: the rates "auto" chooses from.
     raw: read the input as headerless PCM in this format.
     stream_index: which audio stream of a container (0 = first audio stream).
     channel: keep only this channel instead of averaging all channels.
@@ -83,7 +89,7 @@ class TranscribeOptions:
         raising TruncatedAudioError.
     """
 
-    sample_rate: int | None = None
+    sample_rate: int | Literal["auto"] | None = None
     raw: RawFormat | None = None
     stream_index: int = 0
     channel: int | None = None
@@ -91,8 +97,15 @@ class TranscribeOptions:
     stride_length_s: float = DEFAULT_STRIDE_LENGTH_S
     char_timestamps: bool = False
     allow_truncated: bool = False
+    rate_candidates: tuple[int, ...] = CANDIDATE_RATES
 
     def __post_init__(self) -> None:
+        if isinstance(self.sample_rate, str) and self.sample_rate != "auto":
+            raise OptionsError(
+                f"sample_rate must be a number of Hz or 'auto', got {self.sample_rate!r}"
+            )
+        if len(self.rate_candidates) < 2:
+            raise OptionsError("rate_candidates needs at least two rates to choose from")
         if self.stream_index < 0:
             raise OptionsError(f"stream_index must be >= 0, got {self.stream_index}")
         if self.channel is not None and self.channel < 0:

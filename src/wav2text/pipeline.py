@@ -10,6 +10,7 @@ import numpy as np
 from .audio import Source, downmix_note, open_audio, to_mono
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
+from .estimate import estimate_stream
 from .model import CTCModel, load_model
 from .options import ModelOptions, TranscribeOptions
 from .rate import resample_stream
@@ -37,6 +38,9 @@ class Transcriber:
             stream_index=options.stream_index,
             allow_truncated=options.allow_truncated,
         )
+        estimate = None
+        if options.sample_rate == "auto":
+            audio, estimate = estimate_stream(audio, self.model, options.rate_candidates)
         counter = _SampleCounter(to_mono(audio, options.channel))
         at_model_rate = resample_stream(counter, audio.rate, self.model.sampling_rate)
         ids, probs = self._frame_decisions(at_model_rate, options)
@@ -55,6 +59,8 @@ class Transcriber:
             resampled=audio.rate != self.model.sampling_rate,
             downmix=downmix_note(audio.channels, options.channel),
             duration=duration,
+            rate_confidence=estimate.confidence if estimate else None,
+            rate_runner_up=estimate.runner_up if estimate else None,
         )
         return Transcript(
             text=" ".join(w.text for w in words),

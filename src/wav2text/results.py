@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-RateSource = Literal["header", "given"]
+RateSource = Literal["header", "given", "estimated"]
 
 # Subtitle cues: a new segment starts after a pause this long, or when one grows too long.
 SEGMENT_MAX_GAP_S = 1.0
@@ -51,10 +51,14 @@ class AudioInfo:
     resampled: bool
     downmix: str | None  # "mean of 2 channels", "channel 1 of 6", None for mono input
     duration: float  # seconds of audio decoded
+    rate_confidence: float | None = None  # for an estimated rate: its probability
+    rate_runner_up: int | None = None  # for an estimated rate: the next best candidate
 
     def steps(self) -> str:
         """One line such as 'decode mp3 -> downmix 2->1 (mean) -> resample 44100->16000 Hz'."""
         parts = [f"decode {self.codec or 'array'}"]
+        if self.rate_source == "estimated" and self.rate_confidence is not None:
+            parts.append(f"rate estimated {self.source_rate} Hz ({self.rate_confidence:.0%})")
         if self.downmix:
             parts.append(f"downmix {self.downmix}")
         if self.resampled:

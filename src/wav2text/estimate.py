@@ -1,0 +1,152 @@
+"""The sampling rate of samples nobody labelled, estimated by the model that will read them.
+
+Read at the wrong rate, speech is sped up or slowed down and every formant moves: a
+model trained on real speech recognises it with far less confidence. Each candidate
+rate is tried on the same excerpt (resampled to the model's rate as if it were true);
+the model's confidence on its speech frames scores it. A second cue settles candidates
+the model cannot tell apart: audio resampled from a standard rate shows a brick-wall cut
+in its spectrum, and under the true rate that cut sits at a standard Nyquist frequency.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import soxr
+
+from .analysis import STANDARD_RATES, effective_bandwidth, long_term_spectrum
+from .audio import DecodedAudio
+from .errors import UnknownSampleRateError
+from .model import CTCModel
+from .options import CANDIDATE_RATES
+
+EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
+MIN_CONFIDENCE = 0.5
+_TEMPERATURE = 0.05  # score differences this large are worth a factor e in odds
+_EDGE_BONUS = 0.1  # score added where a spectral cut lands on a standard Nyquist
+_EDGE_TOLERANCE = 0.03  # |log(cut / nyquist)| counted as a match
+_NOMINAL = 48000  # any rate: the cut is measured as a fraction of it
+
+
+@dataclass(frozen=True)
+class RateEstimate:
+    rate: int
+    confidence: float  # the estimate's share of the probability over candidates
+    runner_up: int
+    probabilities: tuple[tuple[int, float], ...]  # candidate -> probability, best first
+    excerpt_s: float  # seconds of audio scored per candidate
+    cost_s: float  # wall time spent estimating
+
+    def top(self, n: int = 3) -> str:
+        return ", ".join(f"{rate} Hz ({p:.0%})" for rate, p in self.probabilities[:n])
+
+
+def estimate_rate(
+    samples: np.ndarray,
+    model: CTCModel,
+    candidates: Sequence[int] = CANDIDATE_RATES,
+    excerpt_s: float = EXCERPT_S,
+) -> RateEstimate:
+    """Score each candidate rate on one excerpt of mono float samples."""
+    started = time.perf_counter()
+    start = _loudest_start(samples, int(excerpt_s * float(np.median(candidates))))
+    cut = _cut_fraction(samples[start : start + int(excerpt_s * max(candidates))])
+    scores = np.array(
+        [
+            _model_score(model, samples[start : start + int(excerpt_s * rate)], rate)
+            + _edge_bonus(cut, rate)
+            for rate in candidates
+        ]
+    )
+    weights = np.exp((scores - scores.max()) / _TEMPERATURE)
+    probabilities = weights / weights.sum()
+    order = np.argsort(-probabilities)
+    ranked = tuple((int(candidates[i]), float(probabilities[i])) for i in order)
+    return RateEstimate(
+        rate=ranked[0][0],
+        confidence=ranked[0][1],
+        runner_up=ranked[1][0] if len(ranked) > 1 else ranked[0][0],
+        probabilities=ranked,
+        excerpt_s=excerpt_s,
+        cost_s=time.perf_counter() - started,
+    )
+
+
+def confident_rate(estimate: RateEstimate, threshold: float = MIN_CONFIDENCE) -> int:
+    """The estimated rate, or UnknownSampleRateError when the evidence is too weak."""
+    if estimate.confidence < threshold:
+        raise UnknownSampleRateError(
+            f"could not tell the sampling rate from the audio (best guesses: {estimate.top()}); "
+            "pass sample_rate=RATE (CLI: --sample-rate RATE) with the rate it was recorded at"
+        )
+    return estimate.rate
+
+
+SEARCH_S = 30.0  # the excerpt is sought in the first this-many seconds (at the top rate)
+
+
+def estimate_stream(
+    audio: DecodedAudio, model: CTCModel, candidates: Sequence[int] = CANDIDATE_RATES
+) -> tuple[DecodedAudio, RateEstimate | None]:
+    """Estimate the rate of opened audio from its first blocks; the blocks stay intact.
+
+    Returns the audio with the estimated rate, or unchanged (and no estimate) when it holds
+    no samples or non-finite ones: those get their own errors downstream.
+    """
+    blocks = iter(audio.blocks)
+    head: list[np.ndarray] = []
+    limit = int(SEARCH_S * max(candidates))
+    for block in blocks:
+        head.append(block)
+        if sum(len(b) for b in head) >= limit:
+            break
+    rest = itertools.chain(head, blocks)
+    mono = np.concatenate([b.mean(axis=1) for b in head]) if head else np.zeros(0)
+    if not len(mono) or not np.isfinite(mono).all():
+        return replace(audio, blocks=rest), None
+    estimate = estimate_rate(mono, model, candidates)
+    rate = confident_rate(estimate)
+    return replace(audio, rate=rate, rate_source="estimated", blocks=rest), estimate
+
+
+def _loudest_start(samples: np.ndarray, length: int) -> int:
+    """Start of the window of `length` samples holding the most energy."""
+    if len(samples) <= length:
+        return 0
+    block = max(1, length // 8)
+    energy = np.add.reduceat(samples.astype(np.float64) ** 2, np.arange(0, len(samples), block))
+    window = np.convolve(energy, np.ones(8), mode="valid")
+    return int(np.argmax(window)) * block
+
+
+def _model_score(model: CTCModel, excerpt: np.ndarray, rate: int) -> float:
+    """Mean log-probability of the model's choice on frames it hears as speech."""
+    audio = soxr.resample(excerpt, rate, model.sampling_rate, quality="HQ")
+    if len(audio) < model.min_samples:
+        return -10.0
+    log_probs = model.log_probs(audio.astype(np.float32))
+    speech = log_probs[:, model.vocab.blank] < np.log(0.5)
+    if speech.sum() < 3:
+        return -10.0
+    return float(log_probs[speech].max(axis=1).mean())
+
+
+def _cut_fraction(samples: np.ndarray) -> float | None:
+    """A brick-wall cut in the spectrum, as a fraction of the sampling rate; None if none."""
+    spectrum = long_term_spectrum(samples)
+    if spectrum is None:
+        return None
+    cut = effective_bandwidth(spectrum, _NOMINAL)
+    return cut / _NOMINAL if cut < _NOMINAL / 2 else None
+
+
+def _edge_bonus(cut: float | None, rate: int) -> float:
+    if cut is None:
+        return 0.0
+    hertz = cut * rate
+    near = min(abs(np.log(hertz / (standard / 2))) for standard in STANDARD_RATES)
+    return _EDGE_BONUS if near < _EDGE_TOLERANCE else 0.0
