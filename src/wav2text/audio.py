@@ -26,6 +26,7 @@ from .errors import (
     UnknownSampleRateError,
 )
 from .options import RawFormat
+from .rawformat import HEAD_BYTES, detect_raw_format
 from .results import RateSource
 
 BLOCK_SAMPLES = 1 << 16  # samples per channel handed on at a time (~4 s at 16 kHz)
@@ -224,6 +225,8 @@ def _open_container(
     allow_truncated: bool,
 ) -> DecodedAudio:
     file, name = _as_file(source)
+    if raw is not None and raw.sample_format == "auto":
+        file, raw = _detect_format(file, raw)
     container = _av_open(file, name, rate, raw)
     streams = container.streams.audio
     if stream_index >= len(streams):
@@ -370,6 +373,36 @@ def _wav_missing_bytes(file: str | BinaryIO) -> int | None:
             return missing if missing > 0 else None
         pos += 8 + length + (length & 1)
     return None
+
+
+def _detect_format(file: str | BinaryIO, raw: RawFormat) -> tuple[str | BinaryIO, RawFormat]:
+    """Read the head of raw PCM, tell its sample format, and give back an intact stream."""
+    if isinstance(file, str):
+        with open(file, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    else:
+        head = file.read(HEAD_BYTES)
+        file = io.BufferedReader(_Prepended(head, file))
+    return file, RawFormat(detect_raw_format(head), raw.channels)
+
+
+class _Prepended(io.RawIOBase):
+    """Bytes already read, then the rest of the stream: works for pipes too."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = io.BytesIO(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._head.readinto(buffer)
+        if n:
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _peek(file: str | BinaryIO, n: int) -> tuple[bytes | None, int | None]:

@@ -89,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--raw",
-        choices=RAW_FORMATS,
+        choices=[*RAW_FORMATS, "auto"],
         metavar="FMT",
-        help=f"headerless PCM in this format: {', '.join(RAW_FORMATS)}",
+        help=f"headerless PCM in this format: {', '.join(RAW_FORMATS)}; auto: detect it",
     )
     parser.add_argument(
         "--sample-rate",

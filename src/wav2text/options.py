@@ -42,16 +42,16 @@ DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after
 
 @dataclass(frozen=True)
 class RawFormat:
-    """How to read headerless PCM: FFmpeg sample format name and channel count."""
+    """How to read headerless PCM: FFmpeg sample format name (or "auto") and channel count."""
 
     sample_format: str = "s16le"
     channels: int = 1
 
     def __post_init__(self) -> None:
-        if self.sample_format not in RAW_FORMATS:
+        if self.sample_format not in (*RAW_FORMATS, "auto"):
             raise OptionsError(
                 f"unknown raw sample format {self.sample_format!r}; "
-                f"use one of: {', '.join(RAW_FORMATS)}"
+                f"use one of: {', '.join(RAW_FORMATS)}, or auto to detect it"
             )
         if not isinstance(self.channels, int) or not 1 <= self.channels <= 64:
             raise OptionsError(f"raw channel count must be 1..64, got {self.channels!r}")
