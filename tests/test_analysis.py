@@ -13,7 +13,8 @@ import soxr
 
 from conftest import noisy_tone, tone
 from wav2text import TranscribeOptions
-from wav2text.analysis import analyse, effective_bandwidth
+from wav2text.analysis import analyse
+from wav2text.spectrum import effective_bandwidth
 
 AT = TranscribeOptions(sample_rate=44100)
 

@@ -50,6 +50,8 @@ def run_batch(
             reason = f"unexpected {type(err).__name__}: {err} (please report)"
             failures.append(Failure(name, reason))
         else:
+            for warning in transcript.warnings:
+                bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)
             _emit(transcript, name, formats, out_dir, stdout)
             continue
         bar.write(f"wav2text: {name}: {failures[-1].reason}", file=sys.stderr)

@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chunk-length", type=float, default=DEFAULT_CHUNK_LENGTH_S, metavar="S")
     run.add_argument("--stride-length", type=float, default=DEFAULT_STRIDE_LENGTH_S, metavar="S")
     run.add_argument("--char-timestamps", action="store_true", help="per-character times (json)")
+    run.add_argument(
+        "--check-rate",
+        action="store_true",
+        help="warn when a file's header rate does not fit its content (half or double)",
+    )
     _add_input_arguments(run)
     look = commands.add_parser(
         "inspect",
@@ -82,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     look.add_argument(
         "--model-rate", type=int, default=16000, metavar="N", help="the model's rate (16000)"
     )
+    look.add_argument(
+        "--check-rate",
+        action="store_true",
+        help="ask a model whether the header's rate fits the content (loads --model)",
+    )
+    look.add_argument("-m", "--model", help="model for --check-rate (default as transcribe)")
     _add_input_arguments(look)
     return parser
 
@@ -145,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk_length_s=args.chunk_length,
             stride_length_s=args.stride_length,
             char_timestamps=args.char_timestamps,
+            check_rate=args.check_rate,
         )
         transcriber = _transcriber(ModelOptions(args.model, args.revision, args.device, args.dtype))
     except Wav2TextError as err:
@@ -172,10 +184,17 @@ def _inspect(args: argparse.Namespace) -> int:
     from .analysis import analyse, describe
 
     failures = 0
+    model = None
+    if args.check_rate:
+        try:
+            model = _transcriber(ModelOptions(args.model)).model
+        except Wav2TextError as err:
+            print(f"wav2text: error: {err}", file=sys.stderr)
+            return 2
     for name in args.inputs:
         try:
             source = sys.stdin.buffer if name == "-" else name
-            result = analyse(source, _options(args), args.model_rate)
+            result = analyse(source, _options(args), args.model_rate, model)
         except Wav2TextError as err:
             print(f"wav2text: {name}: {err}", file=sys.stderr)
             failures += 1

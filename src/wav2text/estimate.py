@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import soxr
 
-from .analysis import STANDARD_RATES, effective_bandwidth, long_term_spectrum
 from .audio import DecodedAudio
 from .errors import UnknownSampleRateError
 from .model import CTCModel
 from .options import CANDIDATE_RATES
+from .spectrum import STANDARD_RATES, effective_bandwidth, long_term_spectrum
 
 EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
 MIN_CONFIDENCE = 0.5
@@ -97,20 +97,64 @@ def estimate_stream(
     Returns the audio with the estimated rate, or unchanged (and no estimate) when it holds
     no samples or non-finite ones: those get their own errors downstream.
     """
+    audio, mono = _peek_mono(audio, int(SEARCH_S * max(candidates)))
+    if mono is None:
+        return audio, None
+    estimate = estimate_rate(mono, model, candidates)
+    rate = confident_rate(estimate)
+    return replace(audio, rate=rate, rate_source="estimated"), estimate
+
+
+@dataclass(frozen=True)
+class RateCheck:
+    """Whether the rate a header declares fits the content, from the model's view."""
+
+    declared: int
+    likely: int  # the best of declared/2, declared, declared*2
+    confidence: float
+
+    @property
+    def mislabelled(self) -> bool:
+        return self.likely != self.declared and self.confidence >= MISLABEL_CONFIDENCE
+
+    def warning(self) -> str | None:
+        if not self.mislabelled:
+            return None
+        speed = "fast" if self.likely < self.declared else "slow"
+        return (
+            f"the header says {self.declared} Hz but the speech sounds like {self.likely} Hz "
+            f"({self.confidence:.0%}; it would play too {speed}); if so, pass "
+            f"--sample-rate {self.likely} / sample_rate={self.likely}"
+        )
+
+
+MISLABEL_CONFIDENCE = 0.9
+
+
+def check_stream(audio: DecodedAudio, model: CTCModel) -> tuple[DecodedAudio, RateCheck | None]:
+    """Test the declared rate against half and double; the blocks stay intact."""
+    declared = audio.rate
+    candidates = [r for r in (declared // 2, declared, declared * 2) if 4000 <= r <= 192000]
+    audio, mono = _peek_mono(audio, int(SEARCH_S * max(candidates)))
+    if mono is None:
+        return audio, None
+    estimate = estimate_rate(mono, model, candidates)
+    return audio, RateCheck(declared, estimate.rate, estimate.confidence)
+
+
+def _peek_mono(audio: DecodedAudio, limit: int) -> tuple[DecodedAudio, np.ndarray | None]:
+    """The first `limit` samples as mono (None if empty or not finite), blocks intact."""
     blocks = iter(audio.blocks)
     head: list[np.ndarray] = []
-    limit = int(SEARCH_S * max(candidates))
     for block in blocks:
         head.append(block)
         if sum(len(b) for b in head) >= limit:
             break
-    rest = itertools.chain(head, blocks)
+    audio = replace(audio, blocks=itertools.chain(head, blocks))
     mono = np.concatenate([b.mean(axis=1) for b in head]) if head else np.zeros(0)
     if not len(mono) or not np.isfinite(mono).all():
-        return replace(audio, blocks=rest), None
-    estimate = estimate_rate(mono, model, candidates)
-    rate = confident_rate(estimate)
-    return replace(audio, rate=rate, rate_source="estimated", blocks=rest), estimate
+        return audio, None
+    return audio, mono
 
 
 def _loudest_start(samples: np.ndarray, length: int) -> int:

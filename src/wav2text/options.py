@@ -80,6 +80,8 @@ class TranscribeOptions:
         "auto": estimate it from the audio with the model (see wav2text.estimate);
         UnknownSampleRateError when the estimate is not confident.
     rate_candidates: the rates "auto" chooses from.
+    check_rate: test a header's rate against half and double with the model; a header
+        that looks wrong adds a warning to the transcript (the header is still used).
     raw: read the input as headerless PCM in this format.
     stream_index: which audio stream of a container (0 = first audio stream).
     channel: keep only this channel instead of averaging all channels.
@@ -98,6 +100,7 @@ class TranscribeOptions:
     char_timestamps: bool = False
     allow_truncated: bool = False
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
+    check_rate: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.sample_rate, str) and self.sample_rate != "auto":

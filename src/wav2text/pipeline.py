@@ -10,7 +10,7 @@ import numpy as np
 from .audio import Source, downmix_note, open_audio, to_mono
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
-from .estimate import estimate_stream
+from .estimate import check_stream, estimate_stream
 from .model import CTCModel, load_model
 from .options import ModelOptions, TranscribeOptions
 from .rate import resample_stream
@@ -38,9 +38,11 @@ class Transcriber:
             stream_index=options.stream_index,
             allow_truncated=options.allow_truncated,
         )
-        estimate = None
+        estimate, check = None, None
         if options.sample_rate == "auto":
             audio, estimate = estimate_stream(audio, self.model, options.rate_candidates)
+        elif options.check_rate and audio.rate_source == "header":
+            audio, check = check_stream(audio, self.model)
         counter = _SampleCounter(to_mono(audio, options.channel))
         at_model_rate = resample_stream(counter, audio.rate, self.model.sampling_rate)
         ids, probs = self._frame_decisions(at_model_rate, options)
@@ -69,6 +71,7 @@ class Transcriber:
             duration=duration,
             audio=info,
             model=self.model.name,
+            warnings=tuple(w for w in [check and check.warning()] if w),
         )
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:

@@ -74,6 +74,7 @@ class Transcript:
     duration: float
     audio: AudioInfo
     model: str
+    warnings: tuple[str, ...] = ()  # e.g. a header rate that does not fit the content
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

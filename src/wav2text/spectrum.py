@@ -1,0 +1,68 @@
+"""Long-term spectrum of audible frames, and the brick-wall cut that resampling leaves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SILENT_FRAME_DBFS = -50.0  # a frame quieter than this counts as silence
+EDGE_DROP_DB = 30.0  # a brick-wall cut: this much lower just above the edge than below it
+STANDARD_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000)
+_FFT = 2048
+
+
+class SpectrumMeter:
+    """Accumulates the power spectrum of audible FFT frames of a mono stream."""
+
+    def __init__(self) -> None:
+        self.spectrum = np.zeros(_FFT // 2 + 1)
+        self.frames = self.audible = 0
+        self._carry = np.zeros(0)
+        self._window = np.hanning(_FFT)
+
+    def add(self, mono: np.ndarray) -> None:
+        mono = np.concatenate([self._carry, mono.astype(np.float64)])
+        whole = len(mono) // _FFT * _FFT
+        frames = mono[:whole].reshape(-1, _FFT)
+        self._carry = mono[whole:]
+        if not len(frames):
+            return
+        rms_db = 10 * np.log10((frames**2).mean(axis=1) + 1e-20)
+        audible = frames[rms_db > SILENT_FRAME_DBFS]
+        self.frames += len(frames)
+        self.audible += len(audible)
+        if len(audible):
+            power = np.abs(np.fft.rfft(audible * self._window, axis=1)) ** 2
+            self.spectrum += power.sum(axis=0)
+
+
+def long_term_spectrum(mono: np.ndarray) -> np.ndarray | None:
+    """Summed power spectrum of the audible frames of mono samples; None if all silent."""
+    meter = SpectrumMeter()
+    meter.add(mono)
+    return meter.spectrum if meter.audible else None
+
+
+def effective_bandwidth(spectrum: np.ndarray, rate: int) -> float:
+    """The frequency of a brick-wall cut in a long-term spectrum, or Nyquist when none.
+
+    A cut is where the level just above a frequency is EDGE_DROP_DB below the level just
+    under it and stays there: what resampling from a lower rate leaves. Natural roll-off
+    of speech is gradual and does not count.
+    """
+    freqs = np.linspace(0, rate / 2, len(spectrum))
+    level = 10 * np.log10(spectrum + 1e-20)
+    best_drop, best_edge = 0.0, rate / 2
+    for edge in np.geomspace(500, 0.95 * rate / 2, 200):
+        below = level[(freqs > 0.85 * edge) & (freqs < 0.98 * edge)]
+        above = level[(freqs > 1.03 * edge) & (freqs < 0.98 * rate / 2)]
+        if len(below) < 2 or len(above) < 2:
+            continue
+        drop = float(np.median(below) - np.percentile(above, 90))
+        if drop > best_drop:
+            best_drop, best_edge = drop, float(edge)
+    return best_edge if best_drop >= EDGE_DROP_DB else rate / 2
+
+
+def nearest_standard_rate(bandwidth: float) -> int:
+    """The standard rate whose Nyquist frequency is nearest a measured cut."""
+    return min(STANDARD_RATES, key=lambda rate: abs(np.log(rate / 2 / bandwidth)))
