@@ -6,7 +6,9 @@ Labelled set: synthetic speech (held-out sentences, seen and held-out voices) an
 real clips in ../shared/data/real with at least 2 s of audio, each resampled to every
 candidate rate and written as headerless s16le PCM. Prints the confusion matrix (true
 rate x estimate), exact share, confident answers more than 10 % off, abstentions, and
-the cost per estimate.
+the cost per estimate, and whether the transcript with the estimated rate equals the one
+with the true rate. Then mislabelled headers: content at R (8, 16, 22.05 kHz) declared as
+R/2 or 2R, flagged with the true rate by --check-rate; false alarms on honest headers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from wav2text import RawFormat, TranscribeOptions, Transcriber  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
-from wav2text.estimate import CANDIDATE_RATES, MIN_CONFIDENCE, estimate_rate  # noqa: E402
+from wav2text.estimate import (  # noqa: E402
+    CANDIDATE_RATES,
+    MIN_CONFIDENCE,
+    check_stream,
+    estimate_rate,
+)
 
 REAL = ROOT.parent / "shared" / "data" / "real"
 
@@ -46,7 +53,9 @@ def synthetic(count: int) -> list[tuple[str, np.ndarray, int]]:
 
 def real(min_seconds: float = 2.0) -> list[tuple[str, np.ndarray, int]]:
     with (REAL / "manifest.tsv").open() as file:
-        rows = [r for r in csv.DictReader(file, delimiter="\t") if float(r["duration_s"]) >= min_seconds]
+        rows = [
+            r for r in csv.DictReader(file, delimiter="\t") if float(r["duration_s"]) >= min_seconds
+        ]
     out = []
     for row in rows:
         options = {}
@@ -61,16 +70,9 @@ def as_raw_s16le(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="wav2text:demo-en")
-    parser.add_argument("--voices", type=int, default=12, help="synthetic clips")
-    args = parser.parse_args()
-    transcriber = Transcriber(args.model)
-    clips = synthetic(args.voices) + (real() if REAL.exists() else [])
-    rates = list(CANDIDATE_RATES)
+def estimation(transcriber: Transcriber, clips: list, rates: list[int]) -> None:
     confusion = np.zeros((len(rates), len(rates) + 1), dtype=int)  # last column: abstained
-    far_wrong, costs = [], []
+    far_wrong, costs, same_text, compared = [], [], 0, 0
     for name, samples, rate in clips:
         for t, true_rate in enumerate(rates):
             data = as_raw_s16le(soxr.resample(samples, rate, true_rate, quality="HQ"))
@@ -83,19 +85,64 @@ def main() -> None:
             confusion[t, rates.index(estimate.rate)] += 1
             if abs(np.log(estimate.rate / true_rate)) > np.log(1.1):
                 far_wrong.append(f"{name} {true_rate} -> {estimate.top()}")
+            if estimate.rate == true_rate and t % 3 == 0:  # transcript check on a third
+                raw = RawFormat("s16le", 1)
+                auto = transcriber.transcribe(data, TranscribeOptions(raw=raw, sample_rate="auto"))
+                known = transcriber.transcribe(
+                    data, TranscribeOptions(raw=raw, sample_rate=true_rate)
+                )
+                same_text += auto.text == known.text
+                compared += 1
         print(f"{name}: done", file=sys.stderr, flush=True)
     total = confusion.sum()
-    print(f"{len(clips)} clips x {len(rates)} rates = {total} estimates, model {args.model}")
+    print(f"{len(clips)} clips x {len(rates)} rates = {total} estimates")
     print("true \\ est " + " ".join(f"{r:>6}" for r in rates) + "   none")
     for t, true_rate in enumerate(rates):
         print(f"{true_rate:>10} " + " ".join(f"{n:>6}" for n in confusion[t]))
     exact = np.trace(confusion[:, : len(rates)]) / total
-    print(f"exact: {exact:.1%}; abstained: {confusion[:, -1].sum() / total:.1%}; "
-          f"confident and >10% off: {len(far_wrong)}")
+    print(
+        f"exact: {exact:.1%}; abstained: {confusion[:, -1].sum() / total:.1%}; "
+        f"confident and >10% off: {len(far_wrong)}"
+    )
     for line in far_wrong:
         print(f"  {line}")
     print(f"cost per estimate: median {np.median(costs):.2f} s, max {max(costs):.2f} s")
-    _ = TranscribeOptions  # transcript equality is checked in tests/test_estimate.py
+    print(f"transcript with estimated rate == with true rate: {same_text}/{compared}")
+
+
+def mislabelling(transcriber: Transcriber, clips: list) -> None:
+    """Content at R in a container that says 2R or R/2, and honest headers."""
+    flagged = tried = false_alarms = honest = 0
+    for _name, samples, rate in clips:
+        for content in (8000, 16000, 22050):
+            data = soxr.resample(samples, rate, content, quality="HQ").astype(np.float32)
+            for header in (content // 2, content, content * 2):
+                audio = open_audio(data, sample_rate=header)
+                _, check = check_stream(audio, transcriber.model)
+                assert check is not None
+                if header == content:
+                    honest += 1
+                    false_alarms += check.mislabelled
+                else:
+                    tried += 1
+                    flagged += check.mislabelled and check.likely == content
+    print(
+        f"mislabelled headers flagged with the true rate: {flagged}/{tried} "
+        f"({flagged / tried:.1%}); false alarms on honest headers: {false_alarms}/{honest} "
+        f"({false_alarms / honest:.1%})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="wav2text:demo-en")
+    parser.add_argument("--voices", type=int, default=12, help="synthetic clips")
+    args = parser.parse_args()
+    transcriber = Transcriber(args.model)
+    clips = synthetic(args.voices) + (real() if REAL.exists() else [])
+    print(f"model {args.model}")
+    estimation(transcriber, clips, list(CANDIDATE_RATES))
+    mislabelling(transcriber, clips)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from .audio import DecodedAudio, Source, downmix_note, open_audio
+from .audio import DecodedAudio, Source, audio_info, open_with
 from .estimate import RateCheck, check_stream
 from .model import CTCModel
 from .options import TranscribeOptions
-from .results import AudioInfo
 from .spectrum import (
     SILENT_FRAME_DBFS,
     SpectrumMeter,
@@ -59,13 +58,7 @@ def analyse(
 ) -> Analysis:
     """Measure an input in one pass; with a model, also test its header's rate."""
     options = options or TranscribeOptions()
-    audio = open_audio(
-        source,
-        sample_rate=options.sample_rate,
-        raw=options.raw,
-        stream_index=options.stream_index,
-        allow_truncated=options.allow_truncated,
-    )
+    audio = open_with(source, options)
     check = None
     if model is not None and audio.rate_source == "header":
         audio, check = check_stream(audio, model)
@@ -131,17 +124,7 @@ def _summary(
         silence_share=1 - spectral.audible / spectral.frames if spectral.frames else 1.0,
         bandwidth_hz=bandwidth,
         identical_channels=identical,
-        steps=AudioInfo(
-            source_rate=audio.rate,
-            rate_source=audio.rate_source,
-            channels=audio.channels,
-            codec=audio.codec,
-            container=audio.container,
-            model_rate=model_rate,
-            resampled=audio.rate != model_rate,
-            downmix=downmix_note(audio.channels, options.channel),
-            duration=meter.count / audio.rate,
-        ).steps(),
+        steps=audio_info(audio, options.channel, model_rate, meter.count / audio.rate).steps(),
         notes=(),
     )
 

@@ -25,9 +25,9 @@ from .errors import (
     TruncatedAudioError,
     UnknownSampleRateError,
 )
-from .options import RawFormat
+from .options import RawFormat, TranscribeOptions
 from .rawformat import HEAD_BYTES, detect_raw_format
-from .results import RateSource
+from .results import AudioInfo, RateSource
 
 BLOCK_SAMPLES = 1 << 16  # samples per channel handed on at a time (~4 s at 16 kHz)
 MAX_ARRAY_CHANNELS = 32  # the array axis no longer than this is the channel axis
@@ -106,6 +106,41 @@ def open_audio(
             "(CLI: --sample-rate RATE), e.g. 16000 for wideband or 8000 for telephone audio"
         )
     return _open_container(source, rate, raw, stream_index, allow_truncated)
+
+
+def open_with(source: Source, options: TranscribeOptions) -> DecodedAudio:
+    """open_audio with the input-reading fields of TranscribeOptions."""
+    return open_audio(
+        source,
+        sample_rate=options.sample_rate,
+        raw=options.raw,
+        stream_index=options.stream_index,
+        allow_truncated=options.allow_truncated,
+    )
+
+
+def audio_info(
+    audio: DecodedAudio,
+    channel: int | None,
+    model_rate: int,
+    duration: float,
+    rate_confidence: float | None = None,
+    rate_runner_up: int | None = None,
+) -> AudioInfo:
+    """The facts of opened audio and the steps that bring it to a model at model_rate."""
+    return AudioInfo(
+        source_rate=audio.rate,
+        rate_source=audio.rate_source,
+        channels=audio.channels,
+        codec=audio.codec,
+        container=audio.container,
+        model_rate=model_rate,
+        resampled=audio.rate != model_rate,
+        downmix=downmix_note(audio.channels, channel),
+        duration=duration,
+        rate_confidence=rate_confidence,
+        rate_runner_up=rate_runner_up,
+    )
 
 
 def to_mono(audio: DecodedAudio, channel: int | None = None) -> Iterator[np.ndarray]:

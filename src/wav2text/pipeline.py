@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import Source, downmix_note, open_audio, to_mono
+from .audio import Source, audio_info, open_with, to_mono
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .estimate import check_stream, estimate_stream
 from .model import CTCModel, load_model
 from .options import ModelOptions, TranscribeOptions
 from .rate import resample_stream
-from .results import AudioInfo, Transcript, segments_from_words
+from .results import Transcript, segments_from_words
 from .segments import Window, WindowPlan, kept_frames, plan_windows, windows
 
 # Windows whose peak stays below -70 dBFS hold no audible sound; normalising them would
@@ -31,13 +31,7 @@ class Transcriber:
 
     def transcribe(self, source: Source, options: TranscribeOptions | None = None) -> Transcript:
         options = options or TranscribeOptions()
-        audio = open_audio(
-            source,
-            sample_rate=options.sample_rate,
-            raw=options.raw,
-            stream_index=options.stream_index,
-            allow_truncated=options.allow_truncated,
-        )
+        audio = open_with(source, options)
         estimate, check = None, None
         if options.sample_rate == "auto":
             audio, estimate = estimate_stream(audio, self.model, options.rate_candidates)
@@ -51,16 +45,11 @@ class Transcriber:
             spans, self.model.vocab, self.model.frame_seconds, options.char_timestamps
         )
         duration = counter.count / audio.rate
-        info = AudioInfo(
-            source_rate=audio.rate,
-            rate_source=audio.rate_source,
-            channels=audio.channels,
-            codec=audio.codec,
-            container=audio.container,
-            model_rate=self.model.sampling_rate,
-            resampled=audio.rate != self.model.sampling_rate,
-            downmix=downmix_note(audio.channels, options.channel),
-            duration=duration,
+        info = audio_info(
+            audio,
+            options.channel,
+            self.model.sampling_rate,
+            duration,
             rate_confidence=estimate.confidence if estimate else None,
             rate_runner_up=estimate.runner_up if estimate else None,
         )
