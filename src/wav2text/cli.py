@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
     run.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     run.add_argument("--dtype", default="float32", choices=DTYPES)
+    run.add_argument(
+        "--quantize", choices=["int8"], help="dynamic int8 linear layers (CPU, float32)"
+    )
     run.add_argument("--chunk-length", type=float, default=DEFAULT_CHUNK_LENGTH_S, metavar="S")
     run.add_argument("--stride-length", type=float, default=DEFAULT_STRIDE_LENGTH_S, metavar="S")
     run.add_argument("--char-timestamps", action="store_true", help="per-character times (json)")
@@ -158,7 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             char_timestamps=args.char_timestamps,
             check_rate=args.check_rate,
         )
-        transcriber = _transcriber(ModelOptions(args.model, args.revision, args.device, args.dtype))
+        transcriber = _transcriber(
+            ModelOptions(args.model, args.revision, args.device, args.dtype, args.quantize)
+        )
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2

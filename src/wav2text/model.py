@@ -90,7 +90,22 @@ def load_model(options: ModelOptions) -> CTCModel:
         raise ModelLoadError(_load_hint(location, err)) from err
     feature_extractor, tokenizer = _processor(location, options.revision)
     model = model.to(device=device, dtype=_TORCH_DTYPES[options.dtype]).eval()
+    if options.quantize == "int8":
+        model = _quantize_int8(model, device)
     return CTCModel(model, feature_extractor, tokenizer, choice.name)
+
+
+def _quantize_int8(model: Any, device: torch.device) -> Any:
+    """Dynamic int8 quantisation of the linear layers: weights int8, activations per batch."""
+    if device.type != "cpu":
+        raise ModelLoadError(
+            "int8 dynamic quantisation runs on CPU only; on GPU use --dtype float16 or bfloat16"
+        )
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch points to torchao; this API still works as is
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def _processor(name: str, revision: str | None) -> tuple[Any, Any]:

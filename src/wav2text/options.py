@@ -65,10 +65,15 @@ class ModelOptions:
     revision: str | None = None
     device: Device = "auto"
     dtype: DType = "float32"
+    quantize: Literal["int8"] | None = None  # dynamic int8 linear layers (CPU, float32)
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.quantize not in (None, "int8"):
+            raise OptionsError(f"quantize must be 'int8' or None, got {self.quantize!r}")
+        if self.quantize and self.dtype != "float32":
+            raise OptionsError("quantize='int8' quantises a float32 model: leave dtype float32")
 
 
 @dataclass(frozen=True)

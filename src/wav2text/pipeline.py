@@ -13,6 +13,7 @@ from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .estimate import check_stream, estimate_stream
 from .model import CTCModel, load_model
 from .options import ModelOptions, TranscribeOptions
+from .prefetch import prefetch
 from .rate import resample_stream
 from .results import Transcript, segments_from_words
 from .segments import Window, WindowPlan, kept_frames, plan_windows, windows
@@ -38,7 +39,7 @@ class Transcriber:
         elif options.check_rate and audio.rate_source == "header":
             audio, check = check_stream(audio, self.model)
         counter = _SampleCounter(to_mono(audio, options.channel))
-        at_model_rate = resample_stream(counter, audio.rate, self.model.sampling_rate)
+        at_model_rate = prefetch(resample_stream(counter, audio.rate, self.model.sampling_rate))
         ids, probs = self._frame_decisions(at_model_rate, options)
         spans = merge_tokens(ids, probs, self.model.vocab.blank)
         words = words_from_spans(
