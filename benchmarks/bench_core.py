@@ -91,7 +91,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="wav2text-bench-"))
     base_dir = make_model(work / "base", size=BASE)
     audio_path = write_wav(work / "speech.wav", args.seconds)
-    options = TranscribeOptions()
+    options = TranscribeOptions(chunk_length_s=30.0, stride_length_s=5.0)
     transcriber = Transcriber(str(base_dir))
     with av.open(str(audio_path)) as container:
         frames = [f.to_ndarray()[0] for f in container.decode(audio=0)]

@@ -70,8 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quantize", choices=["int8"], help="dynamic int8 linear layers (CPU, float32)"
     )
-    run.add_argument("--chunk-length", type=float, default=DEFAULT_CHUNK_LENGTH_S, metavar="S")
-    run.add_argument("--stride-length", type=float, default=DEFAULT_STRIDE_LENGTH_S, metavar="S")
+    run.add_argument(
+        "--chunk-length",
+        type=float,
+        metavar="S",
+        help=f"model window (default: the model's choice, else {DEFAULT_CHUNK_LENGTH_S:.0f})",
+    )
+    run.add_argument(
+        "--stride-length",
+        type=float,
+        metavar="S",
+        help=f"context each side (default: the model's, else {DEFAULT_STRIDE_LENGTH_S:.0f})",
+    )
     run.add_argument("--char-timestamps", action="store_true", help="per-character times (json)")
     run.add_argument(
         "--check-rate",

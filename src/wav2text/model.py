@@ -12,7 +12,7 @@ import torch
 
 from .ctc import Vocabulary
 from .errors import ModelLoadError
-from .options import ModelOptions
+from .options import DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S, ModelOptions
 from .resolve import BundledModelWarning, resolve_model
 
 _MAX_RECEPTIVE_FIELD = 1 << 14  # samples searched for the shortest input giving one frame
@@ -32,6 +32,14 @@ class CTCModel:
         self.frame_seconds = self.hop / self.sampling_rate
         self.vocab = _vocabulary(tokenizer)
         self.min_samples = self._min_samples()
+        # A model may ask for its own window (chunk, stride) in seconds, e.g. one whose
+        # attention cost explodes on long windows or that was trained on short utterances.
+        window = getattr(model.config, "wav2text_window_s", None)
+        self.window_s: tuple[float, float] = (
+            (float(window[0]), float(window[1]))
+            if window
+            else (DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S)
+        )
 
     @property
     def device(self) -> torch.device:

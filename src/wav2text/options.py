@@ -90,7 +90,8 @@ class TranscribeOptions:
     raw: read the input as headerless PCM in this format.
     stream_index: which audio stream of a container (0 = first audio stream).
     channel: keep only this channel instead of averaging all channels.
-    chunk_length_s / stride_length_s: model window and the context kept on each side.
+    chunk_length_s / stride_length_s: model window and the context kept on each side;
+        None: what the model's config asks for (`wav2text_window_s`), else 30 s / 5 s.
     char_timestamps: also report each character's start, end and confidence.
     allow_truncated: transcribe what decodes of a file that is cut short, instead of
         raising TruncatedAudioError.
@@ -100,8 +101,8 @@ class TranscribeOptions:
     raw: RawFormat | None = None
     stream_index: int = 0
     channel: int | None = None
-    chunk_length_s: float = DEFAULT_CHUNK_LENGTH_S
-    stride_length_s: float = DEFAULT_STRIDE_LENGTH_S
+    chunk_length_s: float | None = None
+    stride_length_s: float | None = None
     char_timestamps: bool = False
     allow_truncated: bool = False
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
@@ -118,9 +119,13 @@ class TranscribeOptions:
             raise OptionsError(f"stream_index must be >= 0, got {self.stream_index}")
         if self.channel is not None and self.channel < 0:
             raise OptionsError(f"channel must be >= 0, got {self.channel}")
-        if self.stride_length_s <= 0 or self.chunk_length_s <= 2 * self.stride_length_s:
-            raise OptionsError(
-                f"need chunk_length_s > 2 * stride_length_s > 0, got chunk "
-                f"{self.chunk_length_s} s and stride {self.stride_length_s} s; "
-                f"e.g. chunk 30 s with stride 5 s"
-            )
+        if self.chunk_length_s is not None and self.stride_length_s is not None:
+            check_window(self.chunk_length_s, self.stride_length_s)
+
+
+def check_window(chunk_s: float, stride_s: float) -> None:
+    if stride_s <= 0 or chunk_s <= 2 * stride_s:
+        raise OptionsError(
+            f"need chunk_length_s > 2 * stride_length_s > 0, got chunk "
+            f"{chunk_s} s and stride {stride_s} s; e.g. chunk 30 s with stride 5 s"
+        )

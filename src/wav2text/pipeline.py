@@ -12,7 +12,7 @@ from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .estimate import check_stream, estimate_stream
 from .model import CTCModel, load_model
-from .options import ModelOptions, TranscribeOptions
+from .options import ModelOptions, TranscribeOptions, check_window
 from .prefetch import prefetch
 from .rate import resample_stream
 from .results import Transcript, segments_from_words
@@ -67,16 +67,13 @@ class Transcriber:
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
         """The window geometry this model runs with under these options."""
         model = self.model
-        plan = plan_windows(
-            model.sampling_rate,
-            model.hop,
-            model.frames_for,
-            options.chunk_length_s,
-            options.stride_length_s,
-        )
+        chunk_s = options.chunk_length_s or model.window_s[0]
+        stride_s = options.stride_length_s or model.window_s[1]
+        check_window(chunk_s, stride_s)
+        plan = plan_windows(model.sampling_rate, model.hop, model.frames_for, chunk_s, stride_s)
         if 2 * plan.stride_frames * model.hop < model.min_samples:
             raise OptionsError(
-                f"stride {options.stride_length_s} s is shorter than the model's receptive "
+                f"stride {stride_s} s is shorter than the model's receptive "
                 f"field ({model.min_samples / model.sampling_rate:.3f} s); use a longer stride"
             )
         return plan

@@ -1,0 +1,230 @@
+"""The bundled demo model: offline default, quality guard, and the transcript-level invariance.
+
+The model recognises speech, so here "same audio in another container, rate or layout"
+must give the same words — not just similar samples.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+
+from conftest import ffmpeg, need_tool
+from wav2text import BUNDLED_MODEL, BundledModelWarning, TranscribeOptions, Transcriber
+from wav2text.resolve import BUNDLED_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "conscience_rms_48k_stereo.opus"
+SAMPLE_TEXT = "CONSCIENCE IS THE INNER VOICE THAT WARNS US SOMEBODY MAY BE LOOKING"
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Transcriber:
+    return Transcriber(BUNDLED_MODEL)
+
+
+def test_bundled_model_is_small_and_complete() -> None:
+    names = {p.name for p in BUNDLED_DIR.iterdir()}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "vocab.json",
+        "tokenizer_config.json",
+        "README.md",
+    } <= names
+    assert (BUNDLED_DIR / "model.safetensors").stat().st_size <= 25 * 2**20
+
+
+def test_vocabulary_like_base_960h(bundled: Transcriber) -> None:
+    vocab = bundled.model.vocab
+    assert vocab.tokens[:5] == ("<pad>", "<s>", "</s>", "<unk>", "|")
+    assert set(vocab.tokens[5:]) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ'")
+    assert bundled.model.sampling_rate == 16000
+
+
+def test_offline_default_is_the_bundled_model_with_a_notice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("wav2text.resolve.default_model_available", lambda repo, rev: False)
+    monkeypatch.delenv("WAV2TEXT_MODEL", raising=False)
+    with pytest.warns(BundledModelWarning, match="wav2vec2-base-960h"):
+        transcriber = Transcriber()
+    assert transcriber.model.name == BUNDLED_MODEL
+
+
+def test_explicit_bundled_name_gives_no_notice() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BundledModelWarning)
+        assert Transcriber(BUNDLED_MODEL).model.name == BUNDLED_MODEL
+
+
+def test_readme_main_job_offline(tmp_path: Path) -> None:
+    """The README's first command: no network, no cache, the shipped sample."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path)}
+    env.pop("WAV2TEXT_MODEL", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "wav2text", "transcribe", str(SAMPLE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert jiwer.cer(SAMPLE_TEXT, run.stdout.strip()) <= CLAIMED_CER
+    notes = [line for line in run.stderr.splitlines() if line.startswith("wav2text: note:")]
+    assert len(notes) == 1 and BUNDLED_MODEL in notes[0]
+
+
+# --- quality guard on regenerated held-out speech -----------------------------------
+
+
+def held_out_utterances(split: str, count: int) -> list[tuple[np.ndarray, str]]:
+    for tool in ("espeak-ng", "flite", "text2wave"):
+        need_tool(tool)
+    from training.corpus import utterance
+    from training.text import fortune_sentences, is_held_out
+
+    sentences = [s for s in fortune_sentences() if is_held_out(s)]
+    if not sentences:
+        pytest.skip("fortune databases not installed")
+    return [
+        (audio, text)
+        for audio, _, text in (utterance(split, 0, i, sentences) for i in range(count))
+    ]
+
+
+# What the model card promises on held-out sentences by seen voices (measured there: CER
+# 0.205, WER 0.639 on all 300 test utterances). The quality bar of the issue, CER 0.10 and
+# WER 0.25, is not reached yet; these bounds catch weights that got worse.
+CLAIMED_CER, CLAIMED_WER = 0.25, 0.72
+
+
+def test_quality_on_held_out_sentences(bundled: Transcriber) -> None:
+    """The model card's claim, on the first 40 utterances of its test split."""
+    refs, hyps = [], []
+    for audio, text in held_out_utterances("test-seen-voices", 40):
+        refs.append(text)
+        hyps.append(bundled.transcribe(audio, TranscribeOptions(sample_rate=16000)).text)
+    assert jiwer.cer(refs, hyps) <= CLAIMED_CER
+    assert jiwer.wer(refs, hyps) <= CLAIMED_WER
+
+
+# --- transcript-level invariance across containers, rates, layouts -------------------
+
+LOSSLESS = {  # the same samples reach the model: the same text, exactly
+    "flac": ("flac", []),
+    "aiff": ("aiff", []),
+    "wav-stereo": ("wav", ["-ac", "2"]),
+    "wav-5.1": ("wav", ["-af", "pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0"]),
+}
+# audio within resampler/codec error of the reference: the same words. (Not 8 kHz: that
+# drops the 4-8 kHz band the model hears, so it is other audio, not the same audio.)
+RESAMPLED = {
+    "wav-22050": ("wav", ["-ar", "22050"]),
+    "wav-44100-stereo": ("wav", ["-ar", "44100", "-ac", "2"]),
+    "flac-48000": ("flac", ["-ar", "48000"]),
+    "flac-96000": ("flac", ["-ar", "96000"]),
+    "aiff-32000": ("aiff", ["-ar", "32000"]),
+    "ogg-vorbis-44100": ("ogg", ["-ar", "44100", "-c:a", "libvorbis", "-q:a", "6"]),
+    "opus-48000": ("opus", ["-c:a", "libopus", "-b:a", "128k"]),
+    "m4a-aac-44100": ("m4a", ["-ar", "44100", "-b:a", "128k"]),
+    "mp3-44100-stereo": ("mp3", ["-ar", "44100", "-ac", "2", "-b:a", "128k"]),
+    "webm-opus": ("webm", ["-c:a", "libopus", "-b:a", "128k"]),
+}
+
+
+SPOKEN_TEXT = "THE ONLY WAY TO GET RID OF A TEMPTATION IS TO YIELD TO IT"
+
+
+@pytest.fixture(scope="module")
+def spoken(bundled: Transcriber, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A 16 kHz WAV of a seen voice saying a training sentence, and its transcript.
+
+    Same-words invariance means most when the words are right, so the sentence is one the
+    model learnt; the quality guard above covers sentences it never saw.
+    """
+    need_tool("espeak-ng")
+    path = tmp_path_factory.mktemp("spoken") / "ref.wav"
+    raw = path.with_suffix(".espeak.wav")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), SPOKEN_TEXT.lower()], check=True)
+    ffmpeg("-i", str(raw), "-ar", "16000", str(path))
+    text = bundled.transcribe(path).text
+    assert jiwer.cer(SPOKEN_TEXT, text) <= 0.15, text  # the model recognises most of it
+    return path, text
+
+
+def variant_text(bundled: Transcriber, reference: Path, tmp_path: Path, spec: tuple) -> str:
+    ext, args = spec
+    path = tmp_path / f"v.{ext}"
+    ffmpeg("-i", str(reference), *args, str(path))
+    return bundled.transcribe(path).text
+
+
+@pytest.mark.parametrize("variant", LOSSLESS)
+def test_same_text_in_every_lossless_container_and_layout(
+    bundled: Transcriber, spoken: tuple[Path, str], tmp_path: Path, variant: str
+) -> None:
+    reference, text = spoken
+    assert variant_text(bundled, reference, tmp_path, LOSSLESS[variant]) == text
+
+
+@pytest.mark.parametrize("variant", RESAMPLED)
+def test_same_words_at_every_rate_and_codec(
+    bundled: Transcriber, spoken: tuple[Path, str], tmp_path: Path, variant: str
+) -> None:
+    """Resampled or lossy audio differs from the reference by a little noise. This small
+    model hesitates over some word boundaries, which may move; the letters stay (at most 2
+    of 45 may differ). The negative control below shows what a rate mistake does."""
+    reference, text = spoken
+    got = variant_text(bundled, reference, tmp_path, RESAMPLED[variant])
+    assert jiwer.cer(text.replace(" ", ""), got.replace(" ", "")) <= 0.045
+
+
+def test_negative_control_rate_not_handled_gives_other_words(
+    bundled: Transcriber, spoken: tuple[Path, str], tmp_path: Path
+) -> None:
+    """44.1 kHz samples fed as 16 kHz, the bug wav2text exists to prevent."""
+    reference, text = spoken
+    path = tmp_path / "v44.wav"
+    ffmpeg("-i", str(reference), "-ar", "44100", str(path))
+    wrong = bundled.transcribe(path, TranscribeOptions(sample_rate=16000)).text
+    assert jiwer.cer(text, wrong) > 0.5
+
+
+def test_equals_transformers_pipeline_on_bundled_model(
+    bundled: Transcriber, spoken: tuple[Path, str]
+) -> None:
+    from transformers import pipeline
+
+    from wav2text.audio import open_audio, to_mono
+
+    reference, text = spoken
+    audio = open_audio(reference)
+    samples = np.concatenate(list(to_mono(audio)))
+    asr = pipeline("automatic-speech-recognition", model=str(BUNDLED_DIR))
+    expected = asr({"raw": samples, "sampling_rate": 16000})["text"]
+    assert " ".join(expected.split()) == text
+
+
+def test_int8_quantised_model_mostly_agrees(spoken: tuple[Path, str]) -> None:
+    from wav2text import ModelOptions
+
+    reference, text = spoken
+    quantised = Transcriber(ModelOptions(BUNDLED_MODEL, quantize="int8"))
+    linear = type(quantised.model.model.lm_head).__name__
+    assert "Linear" in linear and "quantized" in type(quantised.model.model.lm_head).__module__
+    assert jiwer.cer(text, quantised.transcribe(reference).text) <= 0.1
+
+
+def test_int8_needs_float32() -> None:
+    from wav2text import ModelOptions, OptionsError
+
+    with pytest.raises(OptionsError, match="float32"):
+        ModelOptions(BUNDLED_MODEL, dtype="bfloat16", quantize="int8")

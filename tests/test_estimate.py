@@ -1,0 +1,191 @@
+"""sample_rate="auto": the bundled model tells the rate of unlabelled speech, or says it cannot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from conftest import need_tool
+from wav2text import (
+    BUNDLED_MODEL,
+    EmptyAudioError,
+    OptionsError,
+    RawFormat,
+    TranscribeOptions,
+    Transcriber,
+    UnknownSampleRateError,
+)
+from wav2text.audio import open_audio, to_mono
+from wav2text.estimate import _model_score, estimate_rate
+
+S16 = RawFormat("s16le", 1)
+AUTO = TranscribeOptions(raw=S16, sample_rate="auto")
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Transcriber:
+    return Transcriber(BUNDLED_MODEL)
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, int]:
+    need_tool("espeak-ng")
+    path = tmp_path_factory.mktemp("speech") / "s.wav"
+    text = "the quick brown fox jumps over the lazy dog and runs into the woods"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    audio = open_audio(path)
+    return np.concatenate(list(to_mono(audio))), audio.rate
+
+
+def raw_at(speech: tuple[np.ndarray, int], rate: int) -> bytes:
+    samples, source_rate = speech
+    resampled = soxr.resample(samples, source_rate, rate, quality="HQ")
+    return (np.clip(resampled, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100])
+def test_estimated_rate_gives_the_true_rate_transcript(
+    bundled: Transcriber, speech: tuple[np.ndarray, int], rate: int
+) -> None:
+    data = raw_at(speech, rate)
+    auto = bundled.transcribe(data, AUTO)
+    known = bundled.transcribe(data, TranscribeOptions(raw=S16, sample_rate=rate))
+    assert auto.audio.source_rate == rate and auto.audio.rate_source == "estimated"
+    assert auto.audio.rate_confidence is not None and auto.audio.rate_confidence >= 0.5
+    assert f"rate estimated {rate} Hz" in auto.audio.steps()
+    assert auto.text == known.text
+
+
+def test_model_prefers_the_true_rate_to_double_or_half(
+    bundled: Transcriber, speech: tuple[np.ndarray, int]
+) -> None:
+    """The cue itself: read at 2x or 0.5x its rate, speech scores lower."""
+    samples = np.frombuffer(raw_at(speech, 16000), "<i2").astype(np.float32) / 32768
+    model = bundled.model
+    true = _model_score(model, samples, 16000)
+    assert true > _model_score(model, samples, 32000)
+    assert true > _model_score(model, samples, 8000)
+
+
+def test_noise_is_refused_with_the_candidates(bundled: Transcriber) -> None:
+    noise = (np.random.default_rng(0).standard_normal(16000 * 4) * 0.1).astype("<f4")
+    with pytest.raises(UnknownSampleRateError, match=r"best guesses: \d+ Hz"):
+        bundled.transcribe(
+            noise.tobytes(), TranscribeOptions(raw=RawFormat("f32le"), sample_rate="auto")
+        )
+
+
+def test_estimate_reports_probabilities_and_cost(
+    bundled: Transcriber, speech: tuple[np.ndarray, int]
+) -> None:
+    samples = np.frombuffer(raw_at(speech, 22050), "<i2").astype(np.float32) / 32768
+    estimate = estimate_rate(samples, bundled.model, candidates=(16000, 22050, 44100))
+    assert next(rate for rate, _ in estimate.probabilities) == estimate.rate
+    assert sum(p for _, p in estimate.probabilities) == pytest.approx(1.0)
+    assert estimate.runner_up != estimate.rate and estimate.cost_s > 0
+
+
+def test_empty_input_is_empty_not_unknown(bundled: Transcriber) -> None:
+    with pytest.raises(EmptyAudioError):
+        bundled.transcribe(b"", AUTO)
+
+
+def test_auto_is_the_only_word_accepted() -> None:
+    with pytest.raises(OptionsError, match="'auto'"):
+        TranscribeOptions(sample_rate="fast")  # type: ignore[arg-type]
+
+
+def test_cli_sample_rate_auto(speech: tuple[np.ndarray, int], tmp_path: Path) -> None:
+    path = tmp_path / "call.raw"
+    path.write_bytes(raw_at(speech, 8000))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wav2text",
+            "transcribe",
+            str(path),
+            "-m",
+            BUNDLED_MODEL,
+            "--raw",
+            "s16le",
+            "--sample-rate",
+            "auto",
+            "-f",
+            "json",
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert '"rate_source": "estimated"' in (tmp_path / "call.json").read_text()
+    bad = subprocess.run(
+        [sys.executable, "-m", "wav2text", "transcribe", str(path), "--sample-rate", "fast"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "'auto'" in bad.stderr
+
+
+# --- a header that lies: --check-rate ----------------------------------------------
+
+
+def wav_labelled(speech: tuple[np.ndarray, int], content: int, header: int, path: Path) -> Path:
+    """Speech sampled at `content` Hz in a WAV whose header says `header` Hz."""
+    import av
+
+    samples = np.frombuffer(raw_at(speech, content), "<i2")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=header, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.rate = header
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(("content", "header"), [(8000, 16000), (16000, 8000), (22050, 44100)])
+def test_mislabelled_header_is_flagged(
+    bundled: Transcriber, speech: tuple[np.ndarray, int], tmp_path: Path, content: int, header: int
+) -> None:
+    path = wav_labelled(speech, content, header, tmp_path / "lying.wav")
+    result = bundled.transcribe(path, TranscribeOptions(check_rate=True))
+    assert len(result.warnings) == 1
+    assert f"header says {header} Hz" in result.warnings[0]
+    assert f"sounds like {content} Hz" in result.warnings[0]
+    fixed = bundled.transcribe(path, TranscribeOptions(sample_rate=content))
+    honest = wav_labelled(speech, content, content, tmp_path / "honest.wav")
+    assert fixed.text == bundled.transcribe(honest).text
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100])
+def test_honest_header_gives_no_warning(
+    bundled: Transcriber, speech: tuple[np.ndarray, int], tmp_path: Path, rate: int
+) -> None:
+    path = wav_labelled(speech, rate, rate, tmp_path / "honest.wav")
+    assert bundled.transcribe(path, TranscribeOptions(check_rate=True)).warnings == ()
+
+
+def test_check_rate_in_cli_and_inspect(speech: tuple[np.ndarray, int], tmp_path: Path) -> None:
+    path = wav_labelled(speech, 8000, 16000, tmp_path / "lying.wav")
+    run = subprocess.run(
+        [sys.executable, "-m", "wav2text", "transcribe", str(path), "-m", BUNDLED_MODEL,
+         "--check-rate"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0 and "warning: the header says 16000 Hz" in run.stderr
+    look = subprocess.run(
+        [sys.executable, "-m", "wav2text", "inspect", str(path), "--json", "--check-rate",
+         "-m", BUNDLED_MODEL],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert '"likely_rate": 8000' in look.stdout
