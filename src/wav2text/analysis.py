@@ -63,7 +63,7 @@ def analyse(
     if model is not None and audio.rate_source == "header":
         audio, check = check_stream(audio, model)
         model_rate = model.sampling_rate
-    meter = _Meter(audio.channels, audio.rate)
+    meter = _Meter(audio.channels)
     for block in audio.blocks:
         meter.add(block)
     summary = _summary(audio, meter, options, model_rate)
@@ -79,8 +79,9 @@ def _db(power: float) -> float:
 
 
 class _Meter:
-    def __init__(self, channels: int, rate: int) -> None:
-        self.rate = rate
+    """Per-channel level statistics and the spectrum of the mix, block by block."""
+
+    def __init__(self, channels: int) -> None:
         self.count = 0
         self.peak = np.zeros(channels)
         self.power = np.zeros(channels)
