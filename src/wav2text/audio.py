@@ -412,12 +412,10 @@ def _wav_missing_bytes(file: str | BinaryIO) -> int | None:
 
 def _detect_format(file: str | BinaryIO, raw: RawFormat) -> tuple[str | BinaryIO, RawFormat]:
     """Read the head of raw PCM, tell its sample format, and give back an intact stream."""
-    if isinstance(file, str):
-        with open(file, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
-    else:
-        head = file.read(HEAD_BYTES)
-        file = io.BufferedReader(_Prepended(head, file))
+    head, _ = _peek(file, HEAD_BYTES)
+    if head is None:  # a pipe: what is read is gone, so it is handed back in front
+        head = file.read(HEAD_BYTES)  # type: ignore[union-attr]
+        file = io.BufferedReader(_Prepended(head, file))  # type: ignore[arg-type]
     return file, RawFormat(detect_raw_format(head), raw.channels)
 
 

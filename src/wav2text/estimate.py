@@ -146,9 +146,11 @@ def _peek_mono(audio: DecodedAudio, limit: int) -> tuple[DecodedAudio, np.ndarra
     """The first `limit` samples as mono (None if empty or not finite), blocks intact."""
     blocks = iter(audio.blocks)
     head: list[np.ndarray] = []
+    count = 0
     for block in blocks:
         head.append(block)
-        if sum(len(b) for b in head) >= limit:
+        count += len(block)
+        if count >= limit:
             break
     audio = replace(audio, blocks=itertools.chain(head, blocks))
     mono = np.concatenate([b.mean(axis=1) for b in head]) if head else np.zeros(0)

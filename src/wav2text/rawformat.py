@@ -32,16 +32,15 @@ def detect_raw_format(head: bytes) -> str:
     """
     scores = sorted(((smoothness(head, fmt), fmt) for fmt in _DECODERS), reverse=True)
     (best, choice), (second, runner_up) = scores[0], scores[1]
-    floats = [(s, f) for s, f in scores if f.startswith("f") and s >= best - FLOAT_TIE]
-    if floats and best >= MIN_SMOOTHNESS:  # only real float audio reads as plausible floats
-        (best, choice), (second, runner_up) = floats[0], scores[0]
     if best < MIN_SMOOTHNESS:
         raise InvalidAudioError(
             f"could not tell the raw sample format from the bytes (best readings: {choice} "
             f"{best:.2f}, {runner_up} {second:.2f}: none looks like sound); pass it: "
             "--raw FMT / RawFormat(FMT), e.g. s16le"
         )
-    return choice
+    # only real float audio reads as plausible floats: near the top, a float reading wins
+    floats = [fmt for score, fmt in scores if fmt.startswith("f") and score >= best - FLOAT_TIE]
+    return floats[0] if floats else choice
 
 
 def smoothness(head: bytes, fmt: str) -> float:
