@@ -10,7 +10,7 @@ import pytest
 from tiny_models import make_model
 from wav2text.model import load_model
 from wav2text.options import ModelOptions
-from wav2text.segments import kept_frames, plan_windows, windows
+from wav2text.segments import plan_windows, window_pieces
 
 
 def blocks_of(x: np.ndarray, size: int) -> list[np.ndarray]:
@@ -27,9 +27,9 @@ def test_windows_cover_every_frame_once(total: int, block: int) -> None:
 
     plan = plan_windows(16000, hop, frames_for, 2.0, 0.4)
     frames = []
-    for w in windows(blocks_of(np.zeros(total, np.float32), block), plan, hop):
-        keep = kept_frames(w, frames_for(len(w.samples)), plan.stride_frames)
-        frames.extend(range(w.first_frame + keep.start, w.first_frame + keep.stop))
+    for piece in window_pieces(blocks_of(np.zeros(total, np.float32), block), plan, hop):
+        keep = piece.kept(frames_for(len(piece.samples)))
+        frames.extend(range(piece.first_frame + keep.start, piece.first_frame + keep.stop))
     assert frames == list(range(frames_for(total)))
 
 
@@ -51,9 +51,9 @@ def stitched(
     rate, hop = model.sampling_rate, model.hop  # type: ignore[attr-defined]
     plan = plan_windows(rate, hop, model.frames_for, chunk_s, stride_s)  # type: ignore[attr-defined]
     parts = []
-    for w in windows(blocks_of(audio, 4096), plan, hop):
-        lp = model.log_probs(w.samples)  # type: ignore[attr-defined]
-        keep = kept_frames(w, len(lp), plan.stride_frames)
+    for piece in window_pieces(blocks_of(audio, 4096), plan, hop):
+        lp = model.log_probs(piece.samples)  # type: ignore[attr-defined]
+        keep = piece.kept(len(lp))
         parts.append(lp[keep.start + shift : keep.stop + shift])
     return np.concatenate(parts)
 

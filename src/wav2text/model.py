@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,24 +50,50 @@ class CTCModel:
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
+    @property
+    def pads_safely(self) -> bool:
+        """Inputs of different lengths may share a batch: the model takes an attention mask.
+
+        Models without one (wav2vec2-base: group norm over the whole input) compute other
+        numbers for padded input, so they only batch inputs of equal length."""
+        return bool(getattr(self.feature_extractor, "return_attention_mask", False))
+
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
         """(frames, vocab) float32 log-probabilities for mono samples at the model's rate."""
+        return self.log_probs_batch([samples])[0]
+
+    def log_probs_batch(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """log_probs of several inputs in one forward pass; each result has exactly the
+        frames the input alone would give. Unequal lengths need `pads_safely`."""
+        if len({len(x) for x in batch}) > 1 and not self.pads_safely:
+            raise ValueError("this model cannot batch inputs of different lengths")
         with warnings.catch_warnings():  # a 1-frame log-mel input has no variance: NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             features = self.feature_extractor(
-                samples, sampling_rate=self.sampling_rate, return_tensors="pt"
+                list(batch), sampling_rate=self.sampling_rate, return_tensors="pt", padding=True
             )
         first = next(iter(features.values()))
         if first.shape[1] == 0 or not torch.isfinite(first).all():
             # too short for the extractor to make a frame it can normalise (log-mel models)
-            return np.zeros((0, len(self.vocab.tokens)), dtype=np.float32)
+            return [self._no_frames()] * len(batch)
         inputs = {
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)
             for key, value in features.items()
         }
         with torch.inference_mode():
-            logits = self.model(**inputs).logits[0]
-        return torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+            logits = self.model(**inputs).logits
+        lengths = self._output_lengths(features.get("attention_mask"), logits.shape[:2])
+        log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+        return [row[:n] for row, n in zip(log_probs, lengths, strict=True)]
+
+    def _output_lengths(self, mask: torch.Tensor | None, shape: torch.Size) -> list[int]:
+        batch, frames = shape
+        if mask is None or bool(mask.all()):
+            return [frames] * batch
+        return [int(n) for n in self.model._get_feat_extract_output_lengths(mask.sum(-1))]
+
+    def _no_frames(self) -> np.ndarray:
+        return np.zeros((0, len(self.vocab.tokens)), dtype=np.float32)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one model per process, few lengths
     def frames_for(self, n_samples: int) -> int:

@@ -11,9 +11,11 @@ from .errors import OptionsError
 Device = str  # "auto", "cpu", "cuda", "cuda:1", "mps", ...
 DType = Literal["float32", "bfloat16", "float16"]
 OutputFormat = Literal["txt", "json", "srt", "vtt", "tsv"]
+Segmentation = Literal["vad", "window"]
 
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "json", "srt", "vtt", "tsv")
 DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
+SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
 
 # Raw (headerless) PCM sample formats, named as FFmpeg names its raw demuxers.
 RAW_FORMATS = (
@@ -38,6 +40,8 @@ CANDIDATE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 
 DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square
 DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model
+SPEECH_PAD_S = 0.2  # audio kept before and after detected speech: no word edge is lost
+MIN_PAUSE_S = 0.5  # shorter pauses stay inside a speech segment (the model keeps context)
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,13 @@ class TranscribeOptions:
     raw: read the input as headerless PCM in this format.
     stream_index: which audio stream of a container (0 = first audio stream).
     channel: keep only this channel instead of averaging all channels.
+    segmentation: "vad" runs the model only on speech found by Silero VAD, cut at pauses
+        into segments of at most max_segment_s (no overlap, no silence computed);
+        "window" runs it on every strided window (chunk_length_s / stride_length_s).
+    max_segment_s: the longest VAD segment; None: the model's window length.
     chunk_length_s / stride_length_s: model window and the context kept on each side;
         None: what the model's config asks for (`wav2text_window_s`), else 30 s / 5 s.
+    batch_size: segments per forward pass (similar lengths grouped; results unchanged).
     char_timestamps: also report each character's start, end and confidence.
     allow_truncated: transcribe what decodes of a file that is cut short, instead of
         raising TruncatedAudioError.
@@ -101,8 +110,11 @@ class TranscribeOptions:
     raw: RawFormat | None = None
     stream_index: int = 0
     channel: int | None = None
+    segmentation: Segmentation = "vad"
+    max_segment_s: float | None = None
     chunk_length_s: float | None = None
     stride_length_s: float | None = None
+    batch_size: int = 1
     char_timestamps: bool = False
     allow_truncated: bool = False
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
@@ -115,6 +127,16 @@ class TranscribeOptions:
             )
         if len(self.rate_candidates) < 2:
             raise OptionsError("rate_candidates needs at least two rates to choose from")
+        if self.segmentation not in SEGMENTATIONS:
+            raise OptionsError(
+                f"segmentation must be one of {', '.join(SEGMENTATIONS)}, got {self.segmentation!r}"
+            )
+        if self.max_segment_s is not None and self.max_segment_s < 4 * MIN_PAUSE_S:
+            raise OptionsError(
+                f"max_segment_s must be at least {4 * MIN_PAUSE_S} s, got {self.max_segment_s}"
+            )
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise OptionsError(f"batch_size must be a whole number >= 1, got {self.batch_size!r}")
         if self.stream_index < 0:
             raise OptionsError(f"stream_index must be >= 0, got {self.stream_index}")
         if self.channel is not None and self.channel < 0:

@@ -12,15 +12,48 @@ from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .estimate import check_stream, estimate_stream
 from .model import CTCModel, load_model
-from .options import ModelOptions, TranscribeOptions, check_window
+from .options import (
+    MIN_PAUSE_S,
+    SPEECH_PAD_S,
+    ModelOptions,
+    TranscribeOptions,
+    check_window,
+)
 from .prefetch import prefetch
 from .rate import resample_stream
 from .results import Transcript, segments_from_words
-from .segments import Window, WindowPlan, kept_frames, plan_windows, windows
+from .segments import (
+    CutPlan,
+    Piece,
+    WindowPlan,
+    batches_by_length,
+    plan_cuts,
+    plan_windows,
+    speech_cuts,
+    window_pieces,
+)
+from .vad import FRAME_S as VAD_FRAME_S
+from .vad import speech_probabilities
 
 # Windows whose peak stays below -70 dBFS hold no audible sound; normalising them would
 # blow their noise floor up to full scale and invite invented words, so they decode as blank.
 SILENCE_PEAK = 10 ** (-70 / 20)
+LOOKAHEAD_BATCHES = 4  # pieces are grouped by length among this many batches' worth
+
+
+def _audible(samples: np.ndarray, model: CTCModel) -> bool:
+    return len(samples) >= model.min_samples and float(np.abs(samples).max()) >= SILENCE_PEAK
+
+
+def _groups(items: Iterable[Piece], size: int) -> Iterator[list[Piece]]:
+    group: list[Piece] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 class Transcriber:
@@ -78,29 +111,65 @@ class Transcriber:
             )
         return plan
 
+    def cut_plan(self, options: TranscribeOptions) -> CutPlan:
+        """How speech is cut into segments under these options (segmentation "vad")."""
+        max_s = options.max_segment_s or self.model.window_s[0]
+        rate, hop = self.model.sampling_rate, self.model.hop
+        return plan_cuts(rate, hop, max_s, SPEECH_PAD_S, MIN_PAUSE_S)
+
+    def pieces(self, blocks: Iterable[np.ndarray], options: TranscribeOptions) -> Iterator[Piece]:
+        """The audio the model runs on: speech cuts or strided windows."""
+        counted = _SampleCounter(blocks)
+        rate = self.model.sampling_rate
+        if options.segmentation == "vad":
+            plan = self.cut_plan(options)
+            yield from speech_cuts(speech_probabilities(counted, rate), plan, rate, VAD_FRAME_S)
+        else:
+            yield from window_pieces(counted, self.window_plan(options), self.model.hop)
+        self._check_length(counted.count)
+
     def _frame_decisions(
         self, blocks: Iterable[np.ndarray], options: TranscribeOptions
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Best token and its probability for every frame of the file, window by window."""
-        plan = self.window_plan(options)
+        """Best token and its probability for every frame up to the last piece's end."""
+        blank = self.model.vocab.blank
         ids: list[np.ndarray] = []
         probs: list[np.ndarray] = []
-        for window in windows(blocks, plan, self.model.hop):
-            if window.is_first and window.is_last:
-                self._check_length(len(window.samples))
-            path, prob = self._window_decisions(window)
-            keep = kept_frames(window, len(path), plan.stride_frames)
+        done = 0  # frames decided so far; gaps between pieces are silence: blank
+        for piece, (path, prob) in self._decide(self.pieces(blocks, options), options.batch_size):
+            keep = piece.kept(len(path))
+            first = piece.first_frame + keep.start
+            ids.append(np.full(first - done, blank))
+            probs.append(np.ones(first - done, np.float32))
             ids.append(path[keep])
             probs.append(prob[keep])
+            done = first + len(path[keep])
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return np.concatenate(ids), np.concatenate(probs)
 
-    def _window_decisions(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        if np.abs(window.samples).max() < SILENCE_PEAK:
-            n = self.model.frames_for(len(window.samples))
-            return np.full(n, self.model.vocab.blank), np.ones(n, dtype=np.float32)
-        return best_path(self.model.log_probs(window.samples))
+    def _decide(
+        self, pieces: Iterable[Piece], batch_size: int
+    ) -> Iterator[tuple[Piece, tuple[np.ndarray, np.ndarray]]]:
+        """Each piece with its frame decisions, in order; forward passes in batches."""
+        for group in _groups(pieces, batch_size * LOOKAHEAD_BATCHES):
+            decisions: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+            audible = [i for i, p in enumerate(group) if _audible(p.samples, self.model)]
+            for batch in batches_by_length(
+                [len(group[i].samples) for i in audible], batch_size, self.model.pads_safely
+            ):
+                chosen = [audible[k] for k in batch]
+                outputs = self.model.log_probs_batch([group[i].samples for i in chosen])
+                decisions.update(zip(chosen, map(best_path, outputs), strict=True))
+            for i, piece in enumerate(group):
+                yield piece, decisions.get(i) or self._blank(len(piece.samples))
+
+    def _blank(self, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+        n = self.model.frames_for(n_samples)
+        return np.full(n, self.model.vocab.blank), np.ones(n, dtype=np.float32)
 
     def _check_length(self, n_samples: int) -> None:
+        """After the whole input was seen: is there enough audio to make one frame?"""
         if n_samples == 0:
             raise EmptyAudioError(
                 "the audio holds no samples; check that the file or array is not empty"

@@ -1,14 +1,18 @@
 """Long audio as overlapping model windows, and the frames each window contributes.
 
-Windows start on multiples of the model's frame hop (samples per logit frame), so frame j
-of a window starting at sample s is frame s / hop + j of the whole file. Each window keeps
-its frames except `stride` frames of context on each side (none before the first window,
-none after the last), so the kept frames tile the file exactly once.
+Two ways to cut long audio into pieces the model runs on, both starting on multiples of the
+model's frame hop (samples per logit frame), so frame j of a piece starting at sample s is
+frame s / hop + j of the whole file:
+
+- strided windows: each keeps its frames except `stride` frames of context on each side
+  (none before the first window, none after the last), so kept frames tile the file once;
+- speech cuts: stretches of speech found by a voice activity detector, cut at pauses, each
+  kept whole; the silence between them never reaches the model and decodes as blank.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,8 +64,146 @@ def windows(blocks: Iterable[np.ndarray], plan: WindowPlan, hop: int) -> Iterato
         yield Window(buffer, start // hop, start == 0, True)
 
 
-def kept_frames(window: Window, n_frames: int, stride_frames: int) -> slice:
-    """The frames of a window's logits that belong in the stitched whole."""
-    left = 0 if window.is_first else stride_frames
-    right = n_frames if window.is_last else n_frames - stride_frames
-    return slice(left, right)
+@dataclass(frozen=True)
+class Piece:
+    """Audio the model runs on, and which of its frames the stitched whole keeps."""
+
+    samples: np.ndarray
+    first_frame: int  # index in the whole file of the piece's frame 0
+    drop_left: int = 0  # context frames, dropped after the model
+    drop_right: int = 0
+
+    def kept(self, n_frames: int) -> slice:
+        return slice(self.drop_left, max(self.drop_left, n_frames - self.drop_right))
+
+
+def window_pieces(blocks: Iterable[np.ndarray], plan: WindowPlan, hop: int) -> Iterator[Piece]:
+    """Strided windows as pieces: each keeps its frames but the stride on inner sides."""
+    for w in windows(blocks, plan, hop):
+        left = 0 if w.is_first else plan.stride_frames
+        right = 0 if w.is_last else plan.stride_frames
+        yield Piece(w.samples, w.first_frame, left, right)
+
+
+@dataclass(frozen=True)
+class CutPlan:
+    max_samples: int  # no cut is longer (attention cost, memory)
+    pad_samples: int  # audio kept on each side of detected speech, so no word edge is lost
+    min_gap_samples: int  # pauses shorter than this stay inside a cut
+    hop: int
+    threshold: float = 0.5  # speech starts at this probability...
+    release: float = 0.35  # ...and goes on until it falls below this one
+
+
+def plan_cuts(rate: int, hop: int, max_s: float, pad_s: float, min_gap_s: float) -> CutPlan:
+    # a cut's padding after speech must be audio already heard when the pause ends it
+    assert 0 <= pad_s <= min_gap_s < max_s / 2
+    return CutPlan(
+        round(max_s * rate / hop) * hop, round(pad_s * rate), round(min_gap_s * rate), hop
+    )
+
+
+def speech_cuts(
+    scored: Iterable[tuple[np.ndarray, np.ndarray]], plan: CutPlan, rate: int, frame_s: float
+) -> Iterator[Piece]:
+    """Cut a stream of (mono block, speech probability per VAD frame) into speech cuts.
+
+    Speech is padded on both sides; pauses shorter than `min_gap` stay inside a cut; a
+    cut about to pass `max_samples` is split at its least speech-like frame in its second
+    half. Silence between cuts never reaches the model. Holds one cut plus a block.
+    """
+    cutter = _Cutter(plan, rate, frame_s)
+    for block, probs in scored:
+        yield from cutter.feed(block, probs)
+    yield from cutter.finish()
+
+
+class _Cutter:
+    def __init__(self, plan: CutPlan, rate: int, frame_s: float) -> None:
+        self.plan, self.rate, self.frame_s = plan, rate, frame_s
+        self.buffer = np.zeros(0, np.float32)
+        self.buffer_start = 0  # sample index of buffer[0]
+        self.received = 0
+        self.frames = 0  # VAD frames seen
+        self.in_speech = False
+        self.start: int | None = None  # first sample of the open cut
+        self.speech_end = 0  # one past the last speech frame
+        self.done = 0  # end of the last cut, rounded up to the hop
+        self.scores: list[tuple[int, float]] = []  # (frame start, probability) in the open cut
+
+    def feed(self, block: np.ndarray, probs: np.ndarray) -> Iterator[Piece]:
+        self.buffer = np.concatenate([self.buffer, block])
+        self.received += len(block)
+        for prob in probs:
+            start, end = self._sample(self.frames), self._sample(self.frames + 1)
+            self.frames += 1
+            yield from self._frame(start, min(end, self.received), float(prob))
+        self._trim()
+
+    def finish(self) -> Iterator[Piece]:
+        if self.start is not None:
+            yield self._emit(self.speech_end + self.plan.pad_samples)
+
+    def _frame(self, start: int, end: int, prob: float) -> Iterator[Piece]:
+        plan = self.plan
+        self.in_speech = prob >= (plan.release if self.in_speech else plan.threshold)
+        if self.in_speech:
+            if self.start is None:
+                self.start = max(_floor(start - plan.pad_samples, plan.hop), self.done)
+                self.scores = []
+            self.speech_end = end
+        if self.start is None:
+            return
+        self.scores.append((start, prob))
+        if not self.in_speech and end - self.speech_end >= plan.min_gap_samples:
+            yield self._emit(self.speech_end + plan.pad_samples)
+        elif end - self.start >= plan.max_samples - (end - start):
+            at = self._pause_point()
+            yield self._emit(at)
+            self.start = at
+            self.scores = [s for s in self.scores if s[0] >= at]
+
+    def _pause_point(self) -> int:
+        """The least speech-like frame in the open cut's second half, on the hop grid."""
+        assert self.start is not None
+        half = self.start + self.plan.max_samples // 2
+        frame, _ = min((s for s in self.scores if s[0] >= half), key=lambda s: s[1])
+        return max(_floor(frame, self.plan.hop), self.start + self.plan.hop)
+
+    def _emit(self, end: int) -> Piece:
+        assert self.start is not None
+        end = min(end, self.received)
+        cut = Piece(
+            self.buffer[self.start - self.buffer_start : end - self.buffer_start].copy(),
+            self.start // self.plan.hop,
+        )
+        self.done = -(-end // self.plan.hop) * self.plan.hop
+        self.start = None
+        return cut
+
+    def _trim(self) -> None:
+        keep = _floor(self._sample(self.frames) - self.plan.pad_samples, self.plan.hop)
+        if self.start is not None:
+            keep = min(keep, self.start)
+        self.buffer = self.buffer[keep - self.buffer_start :]
+        self.buffer_start = keep
+
+    def _sample(self, frame: int) -> int:
+        return round(frame * self.frame_s * self.rate)
+
+
+def _floor(sample: int, hop: int) -> int:
+    return max(sample, 0) // hop * hop
+
+
+def batches_by_length(lengths: Sequence[int], size: int, may_pad: bool) -> list[list[int]]:
+    """Indices of `lengths` in batches of at most `size`, similar lengths together (least
+    padding). Without `may_pad` only equal lengths share a batch."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        last = batches[-1] if batches else None
+        if last and len(last) < size and (may_pad or lengths[last[0]] == lengths[i]):
+            last.append(i)
+        else:
+            batches.append([i])
+    return batches

@@ -1,0 +1,157 @@
+"""Speech segmentation: Silero VAD streamed exactly, cuts at pauses, silence skipped."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SHARED_REAL
+from wav2text.audio import open_audio, to_mono
+from wav2text.rate import resample_stream
+from wav2text.segments import plan_cuts, speech_cuts
+from wav2text.vad import FRAME_S, speech_probabilities
+
+HOP = 320
+RATE = 16000
+FRAME = round(FRAME_S * RATE)  # 512 samples
+
+
+def real_clip_16k(name: str = "jfk_inaugural_44k_stereo_24bit.flac") -> np.ndarray:
+    path = SHARED_REAL / name
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    audio = open_audio(path)
+    return np.concatenate(list(resample_stream(to_mono(audio), audio.rate, RATE)))
+
+
+def split_at(x: np.ndarray, seed: int, parts: int = 40) -> list[np.ndarray]:
+    cuts = np.sort(np.random.default_rng(seed).integers(0, len(x), parts))
+    return np.split(x, cuts)
+
+
+# --- the detector -------------------------------------------------------------------
+
+
+def test_streamed_probabilities_equal_silero_on_the_whole_array() -> None:
+    from silero_vad.sequence_vad import SileroVADSequence
+
+    from wav2text.vad import _model_path
+
+    x = real_clip_16k()
+    whole = SileroVADSequence(str(_model_path())).audio_forward(x)
+    for seed in (0, 1):
+        streamed = np.concatenate([p for _, p in speech_probabilities(split_at(x, seed), RATE)])
+        np.testing.assert_array_equal(streamed, whole)
+    assert 0.3 < (whole > 0.5).mean() < 0.95  # a speech recording with pauses
+
+
+def test_other_rates_are_scored_through_a_resampler() -> None:
+    x16 = real_clip_16k()
+    x8 = np.concatenate(list(resample_stream([x16], RATE, 8000)))
+    p16 = np.concatenate([p for _, p in speech_probabilities([x16], RATE)])
+    p8 = np.concatenate([p for _, p in speech_probabilities(split_at(x8, 2), 8000)])
+    assert abs(len(p8) - len(p16)) <= 1
+    n = min(len(p8), len(p16))
+    assert ((p8[:n] > 0.5) == (p16[:n] > 0.5)).mean() > 0.9
+
+
+def test_blocks_come_back_unchanged() -> None:
+    x = real_clip_16k()[: RATE * 3]
+    blocks = split_at(x, 3, parts=7)
+    returned = [b for b, _ in speech_probabilities(blocks, RATE)]
+    np.testing.assert_array_equal(np.concatenate(returned), x)
+
+
+# --- the cutter, on probabilities made up for the test ------------------------------
+
+
+def cuts_of(
+    probs: np.ndarray, block: int, max_s: float = 4.0, frame_s: float = FRAME_S
+) -> list[tuple[int, int]]:
+    """Cut a stream whose sample values are their own indices; (start, end) per cut."""
+    samples = np.arange(len(probs) * FRAME, dtype=np.float64).astype(np.float32)
+    frames_per_block = max(1, block // FRAME)
+    scored = [
+        (samples[i * FRAME : (i + frames_per_block) * FRAME], probs[i : i + frames_per_block])
+        for i in range(0, len(probs), frames_per_block)
+    ]
+    plan = plan_cuts(RATE, HOP, max_s, 0.2, 0.5)
+    spans = []
+    for cut in speech_cuts(scored, plan, RATE, frame_s):
+        start = cut.first_frame * HOP
+        assert cut.samples[0] == start  # the cut holds exactly the audio it says it does
+        np.testing.assert_array_equal(cut.samples, np.arange(start, start + len(cut.samples)))
+        spans.append((start, start + len(cut.samples)))
+    return spans
+
+
+def speech(*runs: tuple[float, float]) -> np.ndarray:
+    """Probabilities: (seconds, probability) runs."""
+    return np.concatenate([np.full(round(s / FRAME_S), p, np.float32) for s, p in runs])
+
+
+def test_pauses_split_and_silence_is_skipped() -> None:
+    probs = speech((1.0, 0.0), (1.5, 0.9), (0.3, 0.1), (1.0, 0.9), (3.0, 0.0), (1.0, 0.9))
+    spans = cuts_of(probs, 4096)
+    assert len(spans) == 2  # the 0.3 s pause stays inside, the 3 s one splits
+    (a0, a1), (b0, b1) = spans
+    assert a0 == pytest.approx(RATE * (1.0 - 0.2), abs=HOP)  # 0.2 s of padding before
+    assert a1 == pytest.approx(RATE * (3.8 + 0.2), abs=FRAME)  # and after
+    assert b0 == pytest.approx(RATE * (6.8 - 0.2), abs=HOP)
+    assert b1 == len(probs) * FRAME  # speech to the end: the cut ends with the audio
+    skipped = len(probs) * FRAME - sum(e - s for s, e in spans)
+    assert skipped > RATE * 3.0  # 4 of 7.8 s are silence; most of it never reaches the model
+
+
+def test_long_speech_is_split_at_its_quietest_frame() -> None:
+    probs = speech((9.0, 0.95))
+    dip = round(2.7 / FRAME_S)
+    probs[dip] = 0.4  # not a pause (above the release level), but the least speech-like
+    spans = cuts_of(probs, 8192, max_s=4.0)
+    assert all(e - s <= 4.0 * RATE for s, e in spans)
+    assert spans[0][1] == (dip * FRAME) // HOP * HOP
+    assert [s for s, _ in spans[1:]] == [e for _, e in spans[:-1]]  # contiguous: nothing lost
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(st.floats(0.03, 3.0), st.sampled_from([0.0, 0.2, 0.4, 0.6, 0.97])),
+        min_size=1,
+        max_size=14,
+    ),
+    block=st.sampled_from([512, 1536, 16384, 10**6]),
+)
+def test_cut_invariants(runs: list[tuple[float, float]], block: int) -> None:
+    probs = speech(*runs)
+    if not len(probs):
+        return
+    spans = cuts_of(probs, block)
+    assert spans == cuts_of(probs, 10**7)  # block size never changes a cut
+    starts = [s for s, _ in spans]
+    assert all(s % HOP == 0 for s in starts)
+    assert all(e > s for s, e in spans)
+    assert all(e <= s2 for (_, e), (s2, _) in itertools.pairwise(spans))
+    assert all(e - s <= 4.0 * RATE for s, e in spans)
+    assert not missed_speech(probs, spans)  # every speech frame reaches the model
+
+
+def missed_speech(probs: np.ndarray, spans: list[tuple[int, int]]) -> list[int]:
+    """Speech frames not wholly inside the cuts."""
+    covered = np.zeros(len(probs) * FRAME, bool)
+    for s, e in spans:
+        covered[s:e] = True
+    return [
+        f for f in np.flatnonzero(probs >= 0.5) if not covered[f * FRAME : (f + 1) * FRAME].all()
+    ]
+
+
+def test_negative_control_wrong_frame_duration_misses_speech() -> None:
+    """Cuts placed with a wrong VAD frame length (20 ms, not 32 ms) lose speech: caught."""
+    probs = speech((1.0, 0.0), (1.0, 0.9), (2.0, 0.0), (1.0, 0.9), (1.0, 0.0))
+    assert not missed_speech(probs, cuts_of(probs, 4096))
+    assert missed_speech(probs, cuts_of(probs, 4096, frame_s=0.020))
