@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -155,3 +156,112 @@ def test_negative_control_wrong_frame_duration_misses_speech() -> None:
     probs = speech((1.0, 0.0), (1.0, 0.9), (2.0, 0.0), (1.0, 0.9), (1.0, 0.0))
     assert not missed_speech(probs, cuts_of(probs, 4096))
     assert missed_speech(probs, cuts_of(probs, 4096, frame_s=0.020))
+
+
+# --- in the pipeline, with the bundled model -------------------------------------------
+
+SENTENCES = (
+    "the only way to get rid of a temptation is to yield to it",
+    "conscience is the inner voice that warns us somebody may be looking",
+)
+
+
+@pytest.fixture(scope="module")
+def paused_speech(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Two sentences with long silences around them, 16 kHz; and where each one is."""
+    import subprocess
+
+    from conftest import need_tool
+
+    need_tool("espeak-ng")
+    parts, starts, at = [np.zeros(RATE, np.float32)], [], 1.0
+    for i, text in enumerate(SENTENCES):
+        wav = tmp_path_factory.mktemp("paused") / f"{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), text], check=True)
+        audio = open_audio(wav)
+        spoken = np.concatenate(list(resample_stream(to_mono(audio), audio.rate, RATE)))
+        starts.append((at, at + len(spoken) / RATE))
+        parts += [spoken, np.zeros(3 * RATE, np.float32)]
+        at += len(spoken) / RATE + 3.0
+    return np.concatenate(parts), starts
+
+
+def letters(text: str) -> str:
+    return text.replace(" ", "")
+
+
+def test_vad_gives_the_window_transcript_with_half_the_audio(
+    bundled: object,
+    paused_speech: tuple[np.ndarray, list[tuple[float, float]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import jiwer
+
+    from wav2text import TranscribeOptions
+
+    audio, spans = paused_speech
+    seen: list[int] = []
+    model = bundled.model  # type: ignore[attr-defined]
+    forward = model.log_probs_batch
+    monkeypatch.setattr(
+        model, "log_probs_batch", lambda batch: seen.extend(map(len, batch)) or forward(batch)
+    )
+    vad = bundled.transcribe(audio, TranscribeOptions(sample_rate=RATE))  # type: ignore[attr-defined]
+    vad_samples, seen[:] = sum(seen), []
+    window = bundled.transcribe(  # type: ignore[attr-defined]
+        audio, TranscribeOptions(sample_rate=RATE, segmentation="window")
+    )
+    assert vad_samples < 0.6 * sum(seen)  # silence (more than half the file) was skipped
+    # The same letters; this small model may space a word differently with other context.
+    assert len(vad.words) >= 15
+    assert jiwer.cer(letters(window.text), letters(vad.text)) <= 0.05
+    # timestamps are the file's own, and no word runs across the pause between sentences
+    for start, end in spans:
+        inside = [w for w in vad.words if start - 0.3 <= w.start and w.end <= end + 0.3]
+        assert len(inside) >= 6
+    assert sum(
+        len([w for w in vad.words if s - 0.3 <= w.start <= e + 0.3]) for s, e in spans
+    ) == len(vad.words)
+
+
+def test_negative_control_no_word_break_at_pauses(
+    bundled: object, paused_speech: tuple[np.ndarray, list[tuple[float, float]]]
+) -> None:
+    """Without a delimiter in the silence between cuts, the last word of one sentence and
+    the first of the next become one word running across a 3 s pause: caught above."""
+    from wav2text import TranscribeOptions
+
+    audio, spans = paused_speech
+    original = bundled._silence  # type: ignore[attr-defined]
+    bundled._silence = lambda n, word_break: original(n, False)  # type: ignore[attr-defined]
+    try:
+        words = bundled.transcribe(audio, TranscribeOptions(sample_rate=RATE)).words  # type: ignore[attr-defined]
+    finally:
+        del bundled._silence  # type: ignore[attr-defined]
+    (_, end0), (start1, _) = spans
+    assert any(w.start < end0 and w.end > start1 for w in words)
+
+
+@pytest.fixture(scope="module")
+def bundled() -> object:
+    from wav2text import Transcriber
+    from wav2text.resolve import BUNDLED_MODEL
+
+    return Transcriber(BUNDLED_MODEL)
+
+
+def test_bundled_model_batches_unchanged(
+    bundled: object, paused_speech: tuple[np.ndarray, list[tuple[float, float]]]
+) -> None:
+    """Wav2Vec2-BERT masks log-mel frames, not samples: batching still changes nothing."""
+    from wav2text import TranscribeOptions
+
+    audio, _ = paused_speech
+    for segmentation in ("vad", "window"):
+        options = TranscribeOptions(sample_rate=RATE, segmentation=segmentation, max_segment_s=2.5)  # type: ignore[arg-type]
+        one = bundled.transcribe(audio, options)  # type: ignore[attr-defined]
+        many = bundled.transcribe(audio, replace(options, batch_size=4))  # type: ignore[attr-defined]
+        assert one.text and many.text == one.text
+        assert [w.end for w in many.words] == [w.end for w in one.words]

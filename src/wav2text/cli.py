@@ -19,6 +19,7 @@ from .options import (
     DTYPES,
     OUTPUT_FORMATS,
     RAW_FORMATS,
+    SEGMENTATIONS,
     ModelOptions,
     OutputFormat,
     RawFormat,
@@ -69,6 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", default="float32", choices=DTYPES)
     run.add_argument(
         "--quantize", choices=["int8"], help="dynamic int8 linear layers (CPU, float32)"
+    )
+    run.add_argument(
+        "--segmentation",
+        default="vad",
+        choices=SEGMENTATIONS,
+        help="vad (default): only speech reaches the model, cut at pauses; "
+        "window: every strided window (--chunk-length/--stride-length)",
+    )
+    run.add_argument(
+        "--max-segment",
+        type=float,
+        metavar="S",
+        help="longest speech segment with vad (default: the model's window length)",
+    )
+    run.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        metavar="N",
+        help="segments per forward pass, similar lengths grouped (results unchanged; "
+        "helps most on GPU)",
     )
     run.add_argument(
         "--chunk-length",
@@ -166,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = _options(
             args,
+            segmentation=args.segmentation,
+            max_segment_s=args.max_segment,
+            batch_size=args.batch_size,
             chunk_length_s=args.chunk_length,
             stride_length_s=args.stride_length,
             char_timestamps=args.char_timestamps,

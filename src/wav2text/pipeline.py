@@ -131,22 +131,32 @@ class Transcriber:
     def _frame_decisions(
         self, blocks: Iterable[np.ndarray], options: TranscribeOptions
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Best token and its probability for every frame up to the last piece's end."""
-        blank = self.model.vocab.blank
+        """Best token and its probability for every frame up to the last piece's end.
+
+        Frames between pieces are silence the model never saw: blank, with a word
+        delimiter in the middle, since no word goes on across a pause."""
         ids: list[np.ndarray] = []
         probs: list[np.ndarray] = []
-        done = 0  # frames decided so far; gaps between pieces are silence: blank
+        done, heard = 0, 0  # frames decided so far; samples up to the end of the last piece
         for piece, (path, prob) in self._decide(self.pieces(blocks, options), options.batch_size):
             keep = piece.kept(len(path))
             first = piece.first_frame + keep.start
-            ids.append(np.full(first - done, blank))
+            paused = piece.first_frame * self.model.hop > heard
+            ids.append(self._silence(first - done, paused))
             probs.append(np.ones(first - done, np.float32))
             ids.append(path[keep])
             probs.append(prob[keep])
             done = first + len(path[keep])
+            heard = piece.first_frame * self.model.hop + len(piece.samples)
         if not ids:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return np.concatenate(ids), np.concatenate(probs)
+
+    def _silence(self, n_frames: int, word_break: bool) -> np.ndarray:
+        ids = np.full(n_frames, self.model.vocab.blank)
+        if word_break and n_frames and self.model.vocab.delimiter is not None:
+            ids[n_frames // 2] = self.model.vocab.delimiter
+        return ids
 
     def _decide(
         self, pieces: Iterable[Piece], batch_size: int
