@@ -223,6 +223,14 @@ def test_int8_quantised_model_mostly_agrees(spoken: tuple[Path, str]) -> None:
     assert jiwer.cer(text, quantised.transcribe(reference).text) <= 0.1
 
 
+def test_bfloat16_mostly_agrees(spoken: tuple[Path, str]) -> None:
+    from wav2text import ModelOptions
+
+    reference, text = spoken
+    half = Transcriber(ModelOptions(BUNDLED_MODEL, dtype="bfloat16"))
+    assert jiwer.cer(text, half.transcribe(reference).text) <= 0.1
+
+
 def test_int8_needs_float32() -> None:
     from wav2text import ModelOptions, OptionsError
 

