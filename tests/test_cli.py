@@ -104,11 +104,32 @@ def test_raw_without_rate_is_a_clear_error(tiny_dir: Path, tmp_path: Path) -> No
         (["-f", "all"], "output directory"),
         (["--channels", "2"], "use it with --raw"),
         (["--chunk-length", "4", "--stride-length", "3"], "chunk_length_s > 2 * stride_length_s"),
+        (["--batch-size", "0"], "batch_size must be"),
+        (["--max-segment", "1"], "max_segment_s must be at least"),
+        (["--threads", "0"], "threads must be"),
     ],
 )
 def test_usage_errors(wav: Path, args: list[str], message: str) -> None:
     proc = run("transcribe", str(wav), *args)
     assert proc.returncode == 2 and message in proc.stderr.decode()
+
+
+def test_speed_options_reach_the_library(tiny_dir: Path, wav: Path, tmp_path: Path) -> None:
+    """Window segmentation, batches, windows and a thread count are accepted and used: a
+    tone is no speech, so only the window runs give words (the default VAD run gives none)."""
+    texts = []
+    for extra in (
+        [],
+        ["--batch-size", "3", "--threads", "1", "--chunk-length", "0.8", "--stride-length", "0.2"],
+    ):
+        out = tmp_path / str(len(extra))
+        args = ["transcribe", str(wav), "-m", str(tiny_dir), "-o", str(out), "-f", "json"]
+        assert main([*args, "--segmentation", "window", *extra]) == 0
+        texts.append(json.loads((out / "talk.json").read_text())["text"])
+    assert texts[0] and texts[1]
+    out = tmp_path / "vad"
+    assert main(["transcribe", str(wav), "-m", str(tiny_dir), "-o", str(out), "-f", "json"]) == 0
+    assert json.loads((out / "talk.json").read_text())["text"] == ""
 
 
 def test_missing_model_is_a_clear_error(wav: Path, tmp_path: Path) -> None:

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantize", choices=["int8"], help="dynamic int8 linear layers (CPU, float32)"
     )
     run.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for the model (default: all)"
+    )
+    run.add_argument(
         "--segmentation",
         default="vad",
         choices=SEGMENTATIONS,
@@ -197,7 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_rate=args.check_rate,
         )
         transcriber = _transcriber(
-            ModelOptions(args.model, args.revision, args.device, args.dtype, args.quantize)
+            ModelOptions(
+                args.model, args.revision, args.device, args.dtype, args.quantize, args.threads
+            )
         )
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)

@@ -129,6 +129,8 @@ def load_model(options: ModelOptions) -> CTCModel:
         warnings.warn(choice.notice, BundledModelWarning, stacklevel=3)
     location = choice.location
     device = _device(options.device)
+    if options.threads:
+        torch.set_num_threads(options.threads)  # process-wide: torch has no per-model setting
     try:
         from transformers import AutoModelForCTC
 

@@ -70,12 +70,15 @@ class ModelOptions:
     device: Device = "auto"
     dtype: DType = "float32"
     quantize: Literal["int8"] | None = None  # dynamic int8 linear layers (CPU, float32)
+    threads: int | None = None  # CPU threads for the model (torch's own default: all cores)
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.quantize not in (None, "int8"):
             raise OptionsError(f"quantize must be 'int8' or None, got {self.quantize!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise OptionsError(f"threads must be a whole number >= 1, got {self.threads!r}")
         if self.quantize and self.dtype != "float32":
             raise OptionsError("quantize='int8' quantises a float32 model: leave dtype float32")
 
