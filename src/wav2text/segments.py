@@ -156,7 +156,9 @@ class _Cutter:
             return
         self.scores.append((start, prob))
         if not self.in_speech and end - self.speech_end >= plan.min_gap_samples:
-            yield self._emit(self.speech_end + plan.pad_samples)
+            if self.speech_end + plan.pad_samples > self.start:
+                yield self._emit(self.speech_end + plan.pad_samples)
+            self.start = None  # (a split inside this pause left only silence: dropped)
         elif end - self.start >= plan.max_samples - (end - start):
             at = self._pause_point()
             yield self._emit(at)
