@@ -178,24 +178,40 @@ def throughput(args: argparse.Namespace, base_dir: Path, audio: np.ndarray, wav:
 
 
 def silence(args: argparse.Namespace, base_dir: Path, work: Path, clips: list[np.ndarray]) -> None:
+    from transformers import pipeline
+
     natural, half = joined(clips), joined(clips, silence_share=0.5)
     paths = write_wav(work / "natural.wav", natural), write_wav(work / "half.wav", half)
-    transcriber = Transcriber(ModelOptions(str(base_dir)))
+    asr = pipeline("automatic-speech-recognition", model=str(base_dir), device="cpu")
+    fp32 = Transcriber(ModelOptions(str(base_dir)))
+    bf16 = Transcriber(ModelOptions(str(base_dir), dtype="bfloat16"))
+    runs: dict[str, Callable[[Path, np.ndarray], object]] = {
+        f"transformers pipeline fp32, chunk {PIPELINE_CHUNK_S:.0f} s": lambda _, x: asr(
+            {"raw": x, "sampling_rate": RATE}, chunk_length_s=PIPELINE_CHUNK_S
+        ),
+        "wav2text fp32, window": lambda p, _: fp32.transcribe(
+            p, TranscribeOptions(segmentation="window")
+        ),
+        "wav2text fp32, vad": lambda p, _: fp32.transcribe(p),
+        "wav2text bf16, vad": lambda p, _: bf16.transcribe(p),
+    }
     print(
         f"\n## 50 % silence: the same speech, {len(natural) / RATE:.0f} s with natural pauses "
-        f"vs {len(half) / RATE:.0f} s with half of it silence (base size, fp32)"
+        f"vs {len(half) / RATE:.0f} s with half of it silence "
+        f"(duration x{len(half) / len(natural):.2f}; base size)"
     )
-    print("| segmentation | time, natural | time, 50 % silence | time ratio | duration ratio |")
+    print("| run | time, natural | time, 50 % silence | time ratio | vs pipeline, 50 % silence |")
     print("|---|---|---|---|---|")
-    for mode in ("vad", "window"):
-        options = TranscribeOptions(segmentation=mode)  # type: ignore[arg-type]
+    baseline = None
+    for label, run in runs.items():
         times = [
-            best_time(lambda p=p, o=options: transcriber.transcribe(p, o), args.repeats)[0]
-            for p in paths
+            best_time(lambda p=p, x=x: run(p, x), args.repeats)[0]  # noqa: B023
+            for p, x in zip(paths, (natural, half), strict=True)
         ]
+        baseline = baseline or times[1]
         print(
-            f"| {mode} | {times[0]:.1f} s | {times[1]:.1f} s | {times[1] / times[0]:.2f} "
-            f"| {len(half) / len(natural):.2f} |"
+            f"| {label} | {times[0]:.1f} s | {times[1]:.1f} s | {times[1] / times[0]:.2f} "
+            f"| {baseline / times[1]:.2f}x |"
         )
 
 

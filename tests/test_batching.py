@@ -10,7 +10,7 @@ import pytest
 
 from conftest import noisy_tone
 from tiny_models import make_model
-from wav2text import TranscribeOptions, Transcriber
+from wav2text import TranscribeOptions, Transcriber, Wav2TextError
 from wav2text.model import load_model
 from wav2text.options import ModelOptions
 from wav2text.segments import batches_by_length
@@ -88,3 +88,28 @@ def test_batches_group_similar_lengths() -> None:
     assert [[lengths[i] for i in b] for b in padded] == [[5, 5, 5], [7, 9, 9], [9]]
     equal = batches_by_length(lengths, 3, may_pad=False)
     assert [[lengths[i] for i in b] for b in equal] == [[5, 5, 5], [7], [9, 9, 9]]
+
+
+def test_many_inputs_share_batches_and_keep_their_own_results(
+    kind: Path, speech_wav: Path, tmp_path: Path
+) -> None:
+    """transcribe_many: outcomes in input order, each equal to transcribing it alone, a bad
+    input's error in its place (the rest unharmed), whatever the batch size."""
+    from conftest import ffmpeg
+
+    transcriber = Transcriber(str(kind))
+    tone = tmp_path / "tone.flac"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=500:duration=2.5", "-ar", "48000", str(tone))
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt nonsense")
+    sources = [speech_wav, tone, bad, speech_wav]
+    options = TranscribeOptions(segmentation="window", chunk_length_s=1.5, stride_length_s=0.3)
+    alone = [transcriber.transcribe(s, options).text for s in sources if s != bad]
+    assert all(alone)
+    for batch_size in (1, 6):
+        outcomes = list(
+            transcriber.transcribe_many(sources, replace(options, batch_size=batch_size))
+        )
+        assert len(outcomes) == 4 and isinstance(outcomes[2], Wav2TextError)
+        kept = [o for o in outcomes if not isinstance(o, Exception)]
+        assert [o.text for o in kept] == alone

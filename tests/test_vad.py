@@ -243,19 +243,19 @@ def test_vad_gives_the_window_transcript_with_half_the_audio(
 
 
 def test_negative_control_no_word_break_at_pauses(
-    bundled: object, paused_speech: tuple[np.ndarray, list[tuple[float, float]]]
+    bundled: object,
+    paused_speech: tuple[np.ndarray, list[tuple[float, float]]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without a delimiter in the silence between cuts, the last word of one sentence and
     the first of the next become one word running across a 3 s pause: caught above."""
     from wav2text import TranscribeOptions
+    from wav2text.pipeline import _Frames
 
     audio, spans = paused_speech
-    original = bundled._silence  # type: ignore[attr-defined]
-    bundled._silence = lambda n, word_break: original(n, False)  # type: ignore[attr-defined]
-    try:
-        words = bundled.transcribe(audio, TranscribeOptions(sample_rate=RATE)).words  # type: ignore[attr-defined]
-    finally:
-        del bundled._silence  # type: ignore[attr-defined]
+    original = _Frames._silence
+    monkeypatch.setattr(_Frames, "_silence", lambda self, n, _: original(self, n, False))
+    words = bundled.transcribe(audio, TranscribeOptions(sample_rate=RATE)).words  # type: ignore[attr-defined]
     (_, end0), (start1, _) = spans
     assert any(w.start < end0 and w.end > start1 for w in words)
 

@@ -40,24 +40,27 @@ def run_batch(
 ) -> list[Failure]:
     """Transcribe each input; write to out_dir (atomically) or to stdout."""
     failures: list[Failure] = []
-    bar = tqdm(inputs, unit="file", disable=len(inputs) < 2, file=sys.stderr)
-    for name in bar:
-        try:
-            transcript = transcriber.transcribe(_open(name), options)
-        except Wav2TextError as err:
-            failures.append(Failure(name, str(err)))
-        except Exception as err:  # a bug must not cost the rest of the batch
-            reason = f"unexpected {type(err).__name__}: {err} (please report)"
-            failures.append(Failure(name, reason))
-        else:
-            for warning in transcript.warnings:
-                bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)
-            _emit(transcript, name, formats, out_dir, stdout)
+    bar = tqdm(total=len(inputs), unit="file", disable=len(inputs) < 2, file=sys.stderr)
+    outcomes = transcriber.transcribe_many((_open(name) for name in inputs), options)
+    for name, outcome in zip(inputs, outcomes, strict=True):
+        bar.update()
+        if isinstance(outcome, Exception):
+            failures.append(Failure(name, _reason(outcome)))
+            bar.write(f"wav2text: {name}: {failures[-1].reason}", file=sys.stderr)
             continue
-        bar.write(f"wav2text: {name}: {failures[-1].reason}", file=sys.stderr)
+        for warning in outcome.warnings:
+            bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)
+        _emit(outcome, name, formats, out_dir, stdout)
+    bar.close()
     if failures and len(inputs) > 1:
         report(f"wav2text: {len(failures)} of {len(inputs)} inputs failed")
     return failures
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, Wav2TextError):
+        return str(error)
+    return f"unexpected {type(error).__name__}: {error} (please report)"  # a bug: the rest go on
 
 
 def _open(name: str) -> object:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from .audio import Source, audio_info, open_with, to_mono
+from .audio import DecodedAudio, Source, audio_info, open_with, to_mono
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
-from .estimate import check_stream, estimate_stream
+from .estimate import RateCheck, RateEstimate, check_stream, estimate_stream
 from .model import CTCModel, load_model
 from .options import (
     MIN_PAUSE_S,
@@ -38,6 +40,7 @@ from .vad import speech_probabilities
 # Windows whose peak stays below -70 dBFS hold no audible sound; normalising them would
 # blow their noise floor up to full scale and invite invented words, so they decode as blank.
 SILENCE_PEAK = 10 ** (-70 / 20)
+T = TypeVar("T")
 LOOKAHEAD_BATCHES = 4  # pieces are grouped by length among this many batches' worth
 
 
@@ -45,8 +48,8 @@ def _audible(samples: np.ndarray, model: CTCModel) -> bool:
     return len(samples) >= model.min_samples and float(np.abs(samples).max()) >= SILENCE_PEAK
 
 
-def _groups(items: Iterable[Piece], size: int) -> Iterator[list[Piece]]:
-    group: list[Piece] = []
+def _groups(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    group: list[T] = []
     for item in items:
         group.append(item)
         if len(group) == size:
@@ -64,7 +67,49 @@ class Transcriber:
         self.model: CTCModel = load_model(options)
 
     def transcribe(self, source: Source, options: TranscribeOptions | None = None) -> Transcript:
+        (outcome,) = self.transcribe_many([source], options)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def transcribe_many(
+        self, sources: Iterable[Source], options: TranscribeOptions | None = None
+    ) -> Iterator[Transcript | Exception]:
+        """One outcome per source, in order: its Transcript, or the exception that stopped
+        it (the others carry on). Segments of consecutive inputs share forward passes when
+        options.batch_size > 1, so many short files fill batches too."""
         options = options or TranscribeOptions()
+        jobs: dict[int, _Job] = {}
+        failures: dict[int, Exception] = {}
+        tagged = self._tagged_pieces(sources, options, jobs, failures)
+        for (k, piece), decision in self._decide(tagged, options.batch_size):
+            if piece is not None and decision is not None:
+                jobs[k].frames.add(piece, *decision)
+            elif k in failures:
+                jobs.pop(k, None)
+                yield failures.pop(k)
+            else:
+                yield self._finish(jobs.pop(k), options)
+
+    def _tagged_pieces(
+        self,
+        sources: Iterable[Source],
+        options: TranscribeOptions,
+        jobs: dict[int, _Job],
+        failures: dict[int, Exception],
+    ) -> Iterator[tuple[int, Piece | None]]:
+        """Every source's pieces tagged with its index, then (index, None) when it ends;
+        a source that fails records its exception and ends there."""
+        for k, source in enumerate(sources):
+            try:
+                jobs[k] = self._start(source, options)
+                for piece in jobs[k].pieces:
+                    yield k, piece
+            except Exception as err:  # handed to the caller as this input's outcome
+                failures[k] = err
+            yield k, None
+
+    def _start(self, source: Source, options: TranscribeOptions) -> _Job:
         audio = open_with(source, options)
         estimate, check = None, None
         if options.sample_rate == "auto":
@@ -73,14 +118,19 @@ class Transcriber:
             audio, check = check_stream(audio, self.model)
         counter = _SampleCounter(to_mono(audio, options.channel))
         at_model_rate = prefetch(resample_stream(counter, audio.rate, self.model.sampling_rate))
-        ids, probs = self._frame_decisions(at_model_rate, options)
+        pieces = self.pieces(at_model_rate, options)
+        return _Job(audio, counter, pieces, _Frames(self.model), estimate, check)
+
+    def _finish(self, job: _Job, options: TranscribeOptions) -> Transcript:
+        ids, probs = job.frames.arrays()
         spans = merge_tokens(ids, probs, self.model.vocab.blank)
         words = words_from_spans(
             spans, self.model.vocab, self.model.frame_seconds, options.char_timestamps
         )
-        duration = counter.count / audio.rate
+        duration = job.counter.count / job.audio.rate
+        estimate = job.estimate
         info = audio_info(
-            audio,
+            job.audio,
             options.channel,
             self.model.sampling_rate,
             duration,
@@ -94,7 +144,7 @@ class Transcriber:
             duration=duration,
             audio=info,
             model=self.model.name,
-            warnings=tuple(w for w in [check and check.warning()] if w),
+            warnings=tuple(w for w in [job.check and job.check.warning()] if w),
         )
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
@@ -128,51 +178,28 @@ class Transcriber:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
         self._check_length(counted.count)
 
-    def _frame_decisions(
-        self, blocks: Iterable[np.ndarray], options: TranscribeOptions
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Best token and its probability for every frame up to the last piece's end.
-
-        Frames between pieces are silence the model never saw: blank, with a word
-        delimiter in the middle, since no word goes on across a pause."""
-        ids: list[np.ndarray] = []
-        probs: list[np.ndarray] = []
-        done, heard = 0, 0  # frames decided so far; samples up to the end of the last piece
-        for piece, (path, prob) in self._decide(self.pieces(blocks, options), options.batch_size):
-            keep = piece.kept(len(path))
-            first = piece.first_frame + keep.start
-            paused = piece.first_frame * self.model.hop > heard
-            ids.append(self._silence(first - done, paused))
-            probs.append(np.ones(first - done, np.float32))
-            ids.append(path[keep])
-            probs.append(prob[keep])
-            done = first + len(path[keep])
-            heard = piece.first_frame * self.model.hop + len(piece.samples)
-        if not ids:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return np.concatenate(ids), np.concatenate(probs)
-
-    def _silence(self, n_frames: int, word_break: bool) -> np.ndarray:
-        ids = np.full(n_frames, self.model.vocab.blank)
-        if word_break and n_frames and self.model.vocab.delimiter is not None:
-            ids[n_frames // 2] = self.model.vocab.delimiter
-        return ids
-
     def _decide(
-        self, pieces: Iterable[Piece], batch_size: int
-    ) -> Iterator[tuple[Piece, tuple[np.ndarray, np.ndarray]]]:
-        """Each piece with its frame decisions, in order; forward passes in batches."""
-        for group in _groups(pieces, batch_size * LOOKAHEAD_BATCHES):
+        self, items: Iterable[tuple[int, Piece | None]], batch_size: int
+    ) -> Iterator[tuple[tuple[int, Piece | None], tuple[np.ndarray, np.ndarray] | None]]:
+        """Each item with its piece's frame decisions, in order; forward passes batched
+        over pieces of similar length (end-of-input markers pass through undecided)."""
+        for group in _groups(items, batch_size * LOOKAHEAD_BATCHES):
+            audible = [
+                (i, p)
+                for i, (_, p) in enumerate(group)
+                if p is not None and _audible(p.samples, self.model)
+            ]
             decisions: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-            audible = [i for i, p in enumerate(group) if _audible(p.samples, self.model)]
-            for batch in batches_by_length(
-                [len(group[i].samples) for i in audible], batch_size, self.model.pads_safely
-            ):
-                chosen = [audible[k] for k in batch]
-                outputs = self.model.log_probs_batch([group[i].samples for i in chosen])
-                decisions.update(zip(chosen, map(best_path, outputs), strict=True))
-            for i, piece in enumerate(group):
-                yield piece, decisions.get(i) or self._blank(len(piece.samples))
+            lengths = [len(p.samples) for _, p in audible]
+            for batch in batches_by_length(lengths, batch_size, self.model.pads_safely):
+                chosen = [audible[b] for b in batch]
+                outputs = self.model.log_probs_batch([p.samples for _, p in chosen])
+                decisions.update(zip([i for i, _ in chosen], map(best_path, outputs), strict=True))
+            for i, (k, piece) in enumerate(group):
+                if piece is None:
+                    yield (k, piece), None
+                else:
+                    yield (k, piece), decisions.get(i) or self._blank(len(piece.samples))
 
     def _blank(self, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
         n = self.model.frames_for(n_samples)
@@ -201,6 +228,52 @@ def transcribe(
 ) -> Transcript:
     """One-call convenience: load the model and transcribe one input."""
     return Transcriber(model).transcribe(source, options)
+
+
+class _Frames:
+    """One input's frame decisions, gathered piece by piece (pieces arrive in order).
+
+    Frames between pieces are silence the model never saw: blank, with a word delimiter
+    in the middle, since no word goes on across a pause."""
+
+    def __init__(self, model: CTCModel) -> None:
+        self.model = model
+        self.ids: list[np.ndarray] = []
+        self.probs: list[np.ndarray] = []
+        self.done = 0  # frames decided so far
+        self.heard = 0  # samples up to the end of the last piece
+
+    def add(self, piece: Piece, path: np.ndarray, prob: np.ndarray) -> None:
+        keep = piece.kept(len(path))
+        first = piece.first_frame + keep.start
+        paused = piece.first_frame * self.model.hop > self.heard
+        self.ids += [self._silence(first - self.done, paused), path[keep]]
+        self.probs += [np.ones(first - self.done, np.float32), prob[keep]]
+        self.done = first + len(path[keep])
+        self.heard = piece.first_frame * self.model.hop + len(piece.samples)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(self.ids), np.concatenate(self.probs)
+
+    def _silence(self, n_frames: int, word_break: bool) -> np.ndarray:
+        ids = np.full(n_frames, self.model.vocab.blank)
+        if word_break and n_frames and self.model.vocab.delimiter is not None:
+            ids[n_frames // 2] = self.model.vocab.delimiter
+        return ids
+
+
+@dataclass
+class _Job:
+    """One input on its way through the pipeline."""
+
+    audio: DecodedAudio
+    counter: _SampleCounter
+    pieces: Iterator[Piece]
+    frames: _Frames
+    estimate: RateEstimate | None
+    check: RateCheck | None
 
 
 class _SampleCounter:
