@@ -42,6 +42,8 @@ PIPELINE_CHUNK_S = 10.0  # the transformers pipeline setting the issue compares 
 WINDOW = "window (the model's 6 s / 1 s)"
 ALONE = "each utterance alone, unsegmented"
 WHOLE = "whole file, one pass, unsegmented"
+LEAD = 4000  # samples of silence: the control row shows how much 0.25 s of context moves words
+SHIFTED = "control: each utterance alone after 0.25 s more silence"
 
 
 def speech(seconds: float) -> tuple[list[np.ndarray], list[str]]:
@@ -224,6 +226,7 @@ def words(audio: np.ndarray, wav: Path, clips: list[np.ndarray], texts: list[str
     alone = TranscribeOptions(sample_rate=RATE, segmentation="window", chunk_length_s=60.0)
     runs = {
         ALONE: " ".join(fp32.transcribe(clip, alone).text for clip in clips),
+        SHIFTED: " ".join(fp32.transcribe(np.pad(clip, (LEAD, 0)), alone).text for clip in clips),
         WHOLE: fp32.transcribe(wav, whole).text,
         WINDOW: fp32.transcribe(wav, TranscribeOptions(segmentation="window")).text,
         "vad": fp32.transcribe(wav, TranscribeOptions()).text,
@@ -236,12 +239,15 @@ def words(audio: np.ndarray, wav: Path, clips: list[np.ndarray], texts: list[str
         runs[label] = Transcriber(model_options).transcribe(wav, TranscribeOptions()).text
     truth, vad = " ".join(texts), runs["vad"]
     print(f"\n## Words: bundled demo model, {seconds:.0f} s, {len(truth.split())} words")
-    print("word agreement = 1 - WER of the row against the column's transcript")
-    print("| run | vs each utterance alone | vs whole file | vs vad fp32 | WER vs truth |")
-    print("|---|---|---|---|---|")
+    print("word agreement = 1 - WER of the row against the column's transcript; (letters) 1 - CER")
+    print(
+        "| run | vs each utterance alone | (letters) | vs whole file | vs vad fp32 | WER vs truth |"
+    )
+    print("|---|---|---|---|---|---|")
     for label, text in runs.items():
         print(
             f"| {label} | {agreement(runs[ALONE], text):.3f} "
+            f"| {1 - jiwer.cer(runs[ALONE], text):.3f} "
             f"| {agreement(runs[WHOLE], text):.3f} "
             f"| {agreement(vad, text):.3f} | {jiwer.wer(truth, text):.3f} |"
         )
