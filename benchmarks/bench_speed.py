@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import av
 import jiwer
 import numpy as np
 import torch
@@ -36,6 +35,7 @@ from training.text import fortune_sentences, is_held_out  # noqa: E402
 from tiny_models import BASE, make_model  # noqa: E402
 from wav2text import ModelOptions, TranscribeOptions, Transcriber  # noqa: E402
 from wav2text.resolve import BUNDLED_MODEL  # noqa: E402
+from wav_files import write_s16_wav  # noqa: E402
 
 RATE = 16000
 PIPELINE_CHUNK_S = 10.0  # the transformers pipeline setting the issue compares against
@@ -73,20 +73,11 @@ def joined(clips: list[np.ndarray], silence_share: float | None = None) -> np.nd
 
 
 def write_wav(path: Path, audio: np.ndarray, repeat_to_s: float | None = None) -> Path:
-    """16-bit mono WAV, written in blocks (a 60-minute file never sits in memory whole)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
-        total = round((repeat_to_s or len(audio) / RATE) * RATE)
-        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-        for start in range(0, total, len(pcm)):
-            block = pcm[: min(len(pcm), total - start)]
-            frame = av.AudioFrame.from_ndarray(block[None], format="s16", layout="mono")
-            frame.sample_rate = RATE
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    """16-bit mono WAV of `audio`, repeated to `repeat_to_s` seconds if given."""
+    total = round((repeat_to_s or len(audio) / RATE) * RATE)
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    blocks = (pcm[: min(len(pcm), total - start)] for start in range(0, total, len(pcm)))
+    return write_s16_wav(path, blocks, RATE)
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:

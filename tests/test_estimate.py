@@ -22,6 +22,7 @@ from wav2text import (
 )
 from wav2text.audio import open_audio, to_mono
 from wav2text.estimate import _model_score, estimate_rate
+from wav_files import write_s16_wav
 
 S16 = RawFormat("s16le", 1)
 AUTO = TranscribeOptions(raw=S16, sample_rate="auto")
@@ -139,18 +140,7 @@ def test_cli_sample_rate_auto(speech: tuple[np.ndarray, int], tmp_path: Path) ->
 
 def wav_labelled(speech: tuple[np.ndarray, int], content: int, header: int, path: Path) -> Path:
     """Speech sampled at `content` Hz in a WAV whose header says `header` Hz."""
-    import av
-
-    samples = np.frombuffer(raw_at(speech, content), "<i2")
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("pcm_s16le", rate=header, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.rate = header
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    return write_s16_wav(path, [np.frombuffer(raw_at(speech, content), "<i2")], header)
 
 
 @pytest.mark.parametrize(("content", "header"), [(8000, 16000), (16000, 8000), (22050, 44100)])
