@@ -1,4 +1,4 @@
-"""Orchestration only: source -> audio -> rate -> windows -> model -> ctc -> Transcript."""
+"""Orchestration only: source -> audio -> rate -> segments -> model -> ctc -> Transcript."""
 
 from __future__ import annotations
 
