@@ -42,6 +42,7 @@ DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its squ
 DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model
 SPEECH_PAD_S = 0.2  # audio kept before and after detected speech: no word edge is lost
 MIN_PAUSE_S = 0.5  # shorter pauses stay inside a speech segment (the model keeps context)
+MIN_SEGMENT_S = 4 * MIN_PAUSE_S  # a segment's longest must leave room to find a pause in it
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,9 @@ class TranscribeOptions:
             raise OptionsError(
                 f"segmentation must be one of {', '.join(SEGMENTATIONS)}, got {self.segmentation!r}"
             )
-        if self.max_segment_s is not None and self.max_segment_s < 4 * MIN_PAUSE_S:
+        if self.max_segment_s is not None and self.max_segment_s < MIN_SEGMENT_S:
             raise OptionsError(
-                f"max_segment_s must be at least {4 * MIN_PAUSE_S} s, got {self.max_segment_s}"
+                f"max_segment_s must be at least {MIN_SEGMENT_S} s, got {self.max_segment_s}"
             )
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise OptionsError(f"batch_size must be a whole number >= 1, got {self.batch_size!r}")

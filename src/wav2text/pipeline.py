@@ -16,6 +16,7 @@ from .estimate import RateCheck, RateEstimate, check_stream, estimate_stream
 from .model import CTCModel, load_model
 from .options import (
     MIN_PAUSE_S,
+    MIN_SEGMENT_S,
     SPEECH_PAD_S,
     ModelOptions,
     TranscribeOptions,
@@ -163,7 +164,8 @@ class Transcriber:
 
     def cut_plan(self, options: TranscribeOptions) -> CutPlan:
         """How speech is cut into segments under these options (segmentation "vad")."""
-        max_s = options.max_segment_s or self.model.window_s[0]
+        # (a model asking for windows under 2 s still gets segments that can hold a pause)
+        max_s = max(options.max_segment_s or self.model.window_s[0], MIN_SEGMENT_S)
         rate, hop = self.model.sampling_rate, self.model.hop
         return plan_cuts(rate, hop, max_s, SPEECH_PAD_S, MIN_PAUSE_S)
 
