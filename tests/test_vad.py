@@ -60,6 +60,19 @@ def test_other_rates_are_scored_through_a_resampler() -> None:
     assert ((p8[:n] > 0.5) == (p16[:n] > 0.5)).mean() > 0.9
 
 
+def test_quiet_speech_is_still_speech() -> None:
+    """Speech peaking at -40 dBFS is found as well as at full scale (measured: 0.892 vs
+    0.919 of frames; at -60 dBFS only 0.288, which the README states)."""
+    x = real_clip_16k("librivox_sense_0870.wav")
+    x = x / np.abs(x).max()
+    shares = []
+    for gain_db in (0, -40):
+        y = (x * 10 ** (gain_db / 20)).astype(np.float32)
+        probs = np.concatenate([p for _, p in speech_probabilities([y], RATE)])
+        shares.append((probs > 0.5).mean())
+    assert shares[0] > 0.8 and shares[1] > shares[0] - 0.05
+
+
 def test_blocks_come_back_unchanged() -> None:
     x = real_clip_16k()[: RATE * 3]
     blocks = split_at(x, 3, parts=7)
