@@ -249,6 +249,18 @@ def test_silence_gives_empty_text(tiny: Transcriber, segmentation: str) -> None:
         assert result.text == "" and result.words == ()
 
 
+def test_audible_audio_without_speech_says_why_the_text_is_empty(tiny: Transcriber) -> None:
+    """VAD hears no speech in a tone: the empty transcript carries a warning naming the way
+    out; silence needs none, and the window path (which runs the model) gives none."""
+    audible = tiny.transcribe(tone(2.0, 16000, amp=0.1), TranscribeOptions(sample_rate=16000))
+    assert audible.text == ""
+    (warning,) = audible.warnings
+    assert "no speech" in warning and "-20 dBFS" in warning and "--segmentation window" in warning
+    silent = tiny.transcribe(np.zeros(32000, np.float32), TranscribeOptions(sample_rate=16000))
+    window = TranscribeOptions(sample_rate=16000, segmentation="window")
+    assert not silent.warnings and not tiny.transcribe(tone(2.0, 16000), window).warnings
+
+
 def test_negative_control_normalised_noise_floor_is_garbage(tiny: Transcriber) -> None:
     """Without the silence guard, the model invents words from an amplified noise floor."""
     quiet = np.random.default_rng(0).normal(0, SILENCE_PEAK / 5, 48000).astype(np.float32)

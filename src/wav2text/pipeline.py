@@ -120,7 +120,8 @@ class Transcriber:
         counter = _SampleCounter(to_mono(audio, options.channel))
         at_model_rate = prefetch(resample_stream(counter, audio.rate, self.model.sampling_rate))
         pieces = self.pieces(at_model_rate, options)
-        return _Job(audio, counter, pieces, _Frames(self.model), estimate, check)
+        vad = options.segmentation == "vad"
+        return _Job(audio, counter, pieces, _Frames(self.model), estimate, check, vad)
 
     def _finish(self, job: _Job, options: TranscribeOptions) -> Transcript:
         ids, probs = job.frames.arrays()
@@ -145,7 +146,7 @@ class Transcriber:
             duration=duration,
             audio=info,
             model=self.model.name,
-            warnings=tuple(w for w in [job.check and job.check.warning()] if w),
+            warnings=tuple(w for w in [job.check and job.check.warning(), _no_speech(job)] if w),
         )
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
@@ -232,6 +233,17 @@ def transcribe(
     return Transcriber(model).transcribe(source, options)
 
 
+def _no_speech(job: _Job) -> str | None:
+    """An empty transcript of audible audio because VAD heard no speech says so."""
+    if not job.vad or job.frames.heard or job.counter.peak < SILENCE_PEAK:
+        return None
+    return (
+        "voice activity detection found no speech in audio peaking at "
+        f"{20 * np.log10(job.counter.peak):.0f} dBFS; if it holds speech (very quiet, or "
+        "under music or noise), transcribe with segmentation='window' (--segmentation window)"
+    )
+
+
 class _Frames:
     """One input's frame decisions, gathered piece by piece (pieces arrive in order).
 
@@ -276,16 +288,20 @@ class _Job:
     frames: _Frames
     estimate: RateEstimate | None
     check: RateCheck | None
+    vad: bool  # speech found by voice activity detection reaches the model, nothing else
 
 
 class _SampleCounter:
-    """Passes blocks through, counting samples (the source's duration, known at the end)."""
+    """Passes blocks through, counting samples and the peak (known at the end)."""
 
     def __init__(self, blocks: Iterable[np.ndarray]) -> None:
         self._blocks = blocks
         self.count = 0
+        self.peak = 0.0
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for block in self._blocks:
             self.count += len(block)
+            if len(block):
+                self.peak = max(self.peak, float(np.abs(block).max()))
             yield block
