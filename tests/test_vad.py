@@ -295,3 +295,22 @@ def test_bundled_model_batches_unchanged(
         many = bundled.transcribe(audio, replace(options, batch_size=4))  # type: ignore[attr-defined]
         assert one.text and many.text == one.text
         assert [w.end for w in many.words] == [w.end for w in one.words]
+
+
+def test_an_8khz_model_gets_cuts_on_its_own_grid(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The VAD scores at 16 kHz; an 8 kHz model's cuts still land on its own sample grid
+    and hold the speech (the JFK clip: speech through most of its 11 s)."""
+    from tiny_models import make_model
+    from wav2text import TranscribeOptions, Transcriber
+
+    model_dir = make_model(tmp_path_factory.mktemp("m8k"), sampling_rate=8000)
+    transcriber = Transcriber(str(model_dir))
+    x8 = np.concatenate(list(resample_stream([real_clip_16k()], RATE, 8000)))
+    pieces = list(transcriber.pieces(split_at(x8, 4), TranscribeOptions(sample_rate=8000)))
+    hop = transcriber.model.hop
+    assert pieces and sum(len(p.samples) for p in pieces) > 0.5 * len(x8)
+    for piece in pieces:
+        start = piece.first_frame * hop
+        np.testing.assert_array_equal(piece.samples, x8[start : start + len(piece.samples)])
+    result = transcriber.transcribe(x8, TranscribeOptions(sample_rate=8000, batch_size=3))
+    assert result.words and result.words[-1].end <= len(x8) / 8000 + 0.05
