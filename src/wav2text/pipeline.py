@@ -176,7 +176,9 @@ class Transcriber:
         rate = self.model.sampling_rate
         if options.segmentation == "vad":
             plan = self.cut_plan(options)
-            yield from speech_cuts(speech_probabilities(counted, rate), plan, rate, VAD_FRAME_S)
+            # VAD scores on its own thread (onnxruntime releases the GIL), beside the model
+            scored = prefetch(speech_probabilities(counted, rate))
+            yield from speech_cuts(scored, plan, rate, VAD_FRAME_S)
         else:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
         self._check_length(counted.count)
