@@ -144,6 +144,22 @@ def test_cuts_of_wavering_probabilities() -> None:
         assert all(e <= s2 for (_, e), (s2, _) in itertools.pairwise(spans))
         assert all(e - s <= 2.0 * RATE for s, e in spans)
         assert not missed_speech(probs, spans)
+        assert all(holds_speech(probs, span) for span in spans)
+
+
+def test_a_split_in_a_pause_at_the_end_of_the_stream() -> None:
+    """The same when the stream ends inside that pause: what the split left after the
+    speech is silence, not a cut (it was: 0.17 s of silence sliced with a negative end)."""
+    probs = speech((1.6, 0.9), (0.25, 0.3), (0.2, 0.0))  # 2.05 s; the split lands at 1.84 s
+    spans = cuts_of(probs, 4096, max_s=2.0)
+    assert spans == [(0, round(1.84 * RATE))]
+    assert all(holds_speech(probs, span) for span in spans)
+
+
+def holds_speech(probs: np.ndarray, span: tuple[int, int], pad: int = round(0.2 * RATE)) -> bool:
+    """Some speech frame lies within the cut or its padding."""
+    first, last = max(span[0] - pad, 0) // FRAME, (span[1] + pad) // FRAME + 1
+    return bool((probs[first:last] >= 0.5).any())
 
 
 @settings(max_examples=300, deadline=None)

@@ -142,7 +142,7 @@ class _Cutter:
 
     def finish(self) -> Iterator[Piece]:
         if self.start is not None:
-            yield self._emit(self.speech_end + self.plan.pad_samples)
+            yield from self._close()
 
     def _frame(self, start: int, end: int, prob: float) -> Iterator[Piece]:
         plan = self.plan
@@ -156,14 +156,20 @@ class _Cutter:
             return
         self.scores.append((start, prob))
         if not self.in_speech and end - self.speech_end >= plan.min_gap_samples:
-            if self.speech_end + plan.pad_samples > self.start:
-                yield self._emit(self.speech_end + plan.pad_samples)
-            self.start = None  # (a split inside this pause left only silence: dropped)
+            yield from self._close()
         elif end - self.start >= plan.max_samples - (end - start):
             at = self._pause_point()
             yield self._emit(at)
             self.start = at
             self.scores = [s for s in self.scores if s[0] >= at]
+
+    def _close(self) -> Iterator[Piece]:
+        """End the open cut after its last speech and padding. What a split inside a
+        pause left open after the speech is silence only: dropped."""
+        assert self.start is not None
+        if self.speech_end + self.plan.pad_samples > self.start:
+            yield self._emit(self.speech_end + self.plan.pad_samples)
+        self.start = None
 
     def _pause_point(self) -> int:
         """The least speech-like frame in the open cut's second half, on the hop grid."""
