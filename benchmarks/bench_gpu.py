@@ -22,18 +22,9 @@ import torch
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 from bench_speed import PIPELINE_CHUNK_S, RATE, best_time, joined, write_wav  # noqa: E402
 from rate_estimation import real  # noqa: E402
-from tiny_models import BASE, make_model  # noqa: E402
+from tiny_models import BASE, LARGE, make_model  # noqa: E402
 from wav2text import ModelOptions, TranscribeOptions, Transcriber  # noqa: E402
 
-LARGE = dict(  # wav2vec2-large-lv60 compute: 24 layers of 1024, layer norm, attention mask
-    hidden_size=1024,
-    num_hidden_layers=24,
-    num_attention_heads=16,
-    intermediate_size=4096,
-    conv_dim=(512,) * 7,
-    num_conv_pos_embeddings=128,
-    num_conv_pos_embedding_groups=16,
-)
 SIZES = {"base": (BASE, False), "large": (LARGE, True)}
 
 

@@ -49,6 +49,10 @@ BASE = dict(  # wav2vec2-base compute: 12 layers of 768, conv 512
     num_conv_pos_embedding_groups=16,
 )
 
+LARGE = dict(  # wav2vec2-large-lv60 compute: 24 layers of 1024 (use with attention_mask=True)
+    BASE, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096
+)
+
 
 def make_model(
     directory: Path,
