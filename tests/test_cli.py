@@ -138,3 +138,27 @@ def test_missing_model_is_a_clear_error(wav: Path, tmp_path: Path) -> None:
     assert (
         "could not load model" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
     )
+
+
+@pytest.mark.filterwarnings("default::UserWarning")  # as outside pytest: shown, not raised
+def test_load_warnings_other_than_the_bundled_notice_are_warnings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    import wav2text.pipeline
+    from wav2text.cli import _transcriber
+    from wav2text.options import ModelOptions
+    from wav2text.resolve import BundledModelWarning
+
+    class Loud:
+        def __init__(self, options: object) -> None:
+            warnings.warn("no GPU here", UserWarning, stacklevel=2)
+            warnings.warn("using the demo model", BundledModelWarning, stacklevel=2)
+
+    monkeypatch.setattr(wav2text.pipeline, "Transcriber", Loud)
+    _transcriber(ModelOptions())
+    assert capsys.readouterr().err.splitlines() == [
+        "wav2text: warning: no GPU here",
+        "wav2text: note: using the demo model",
+    ]

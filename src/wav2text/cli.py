@@ -221,7 +221,8 @@ def _transcriber(options: ModelOptions) -> Transcriber:
         warnings.simplefilter("always", BundledModelWarning)
         transcriber = Transcriber(options)
     for warning in caught:
-        print(f"wav2text: note: {warning.message}", file=sys.stderr)
+        kind = "note" if issubclass(warning.category, BundledModelWarning) else "warning"
+        print(f"wav2text: {kind}: {warning.message}", file=sys.stderr)
     return transcriber
 
 
