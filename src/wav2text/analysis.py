@@ -105,6 +105,7 @@ def _summary(
     audio: DecodedAudio, meter: _Meter, options: TranscribeOptions, model_rate: int
 ) -> Analysis:
     n = max(meter.count, 1)
+    duration = meter.count / audio.rate
     spectral = meter.spectral
     bandwidth = effective_bandwidth(spectral.spectrum, audio.rate) if spectral.audible else None
     identical = None
@@ -117,7 +118,7 @@ def _summary(
         rate=audio.rate,
         rate_source=audio.rate_source,
         channels=audio.channels,
-        duration=meter.count / audio.rate,
+        duration=duration,
         peak_dbfs=_db(float(meter.peak.max(initial=0.0)) ** 2),
         rms_dbfs=_db(float(meter.power.sum()) / (n * audio.channels)),
         clipped_share=meter.clipped / (n * audio.channels),
@@ -125,7 +126,7 @@ def _summary(
         silence_share=1 - spectral.audible / spectral.frames if spectral.frames else 1.0,
         bandwidth_hz=bandwidth,
         identical_channels=identical,
-        steps=audio_info(audio, options.channel, model_rate, meter.count / audio.rate).steps(),
+        steps=audio_info(audio, options.channel, model_rate, duration).steps(),
         notes=(),
     )
 

@@ -120,8 +120,7 @@ class Transcriber:
         counter = _SampleCounter(to_mono(audio, options.channel))
         at_model_rate = prefetch(resample_stream(counter, audio.rate, self.model.sampling_rate))
         pieces = self.pieces(at_model_rate, options)
-        vad = options.segmentation == "vad"
-        return _Job(audio, counter, pieces, _Frames(self.model), estimate, check, vad)
+        return _Job(audio, counter, pieces, _Frames(self.model), estimate, check)
 
     def _finish(self, job: _Job, options: TranscribeOptions) -> Transcript:
         ids, probs = job.frames.arrays()
@@ -146,7 +145,9 @@ class Transcriber:
             duration=duration,
             audio=info,
             model=self.model.name,
-            warnings=tuple(w for w in [job.check and job.check.warning(), _no_speech(job)] if w),
+            warnings=tuple(
+                w for w in [job.check and job.check.warning(), _no_speech(job, options)] if w
+            ),
         )
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
@@ -235,9 +236,9 @@ def transcribe(
     return Transcriber(model).transcribe(source, options)
 
 
-def _no_speech(job: _Job) -> str | None:
+def _no_speech(job: _Job, options: TranscribeOptions) -> str | None:
     """An empty transcript of audible audio because VAD heard no speech says so."""
-    if not job.vad or job.frames.heard or job.counter.peak < SILENCE_PEAK:
+    if options.segmentation != "vad" or job.frames.heard or job.counter.peak < SILENCE_PEAK:
         return None
     return (
         "voice activity detection found no speech in audio peaking at "
@@ -290,7 +291,6 @@ class _Job:
     frames: _Frames
     estimate: RateEstimate | None
     check: RateCheck | None
-    vad: bool  # speech found by voice activity detection reaches the model, nothing else
 
 
 class _SampleCounter:
