@@ -67,6 +67,39 @@ def test_one_bad_file_does_not_stop_the_rest(tiny_dir: Path, wav: Path, tmp_path
     assert (tmp_path / "o" / "talk.txt").exists() and not (tmp_path / "o" / "notes.txt").exists()
 
 
+def test_inputs_that_would_write_the_same_outputs_stop_before_anything_runs(
+    wav: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "b" / wav.name
+    other.parent.mkdir()
+    other.write_bytes(wav.read_bytes())
+    out = tmp_path / "o"
+    # the model does not exist: the clash must be found before loading it
+    proc = run("transcribe", str(wav), str(other), "-m", str(tmp_path / "nope"), "-o", str(out))
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert f"{wav} and {other}: both would be written to" in err and "nothing was written" in err
+    assert not out.exists()
+    proc = run("transcribe", str(wav), str(wav), "-m", str(tmp_path / "nope"), "-o", str(out))
+    assert "is listed twice" in proc.stderr.decode()
+
+
+def test_skip_existing_resumes_a_stopped_run(tiny_dir: Path, wav: Path, tmp_path: Path) -> None:
+    second = tmp_path / "second.wav"
+    second.write_bytes(wav.read_bytes())
+    out = tmp_path / "o"
+    args = ["transcribe", str(wav), str(second), "-m", str(tiny_dir), "-f", "all", "-o", str(out)]
+    assert main(args) == 0
+    (out / "second.srt").unlink()  # as if the run had stopped while writing second's outputs
+    (out / "talk.txt").write_text("kept")
+    proc = run(*args, "--skip-existing")
+    assert proc.returncode == 0
+    assert "skipping 1 inputs already transcribed" in proc.stderr.decode()
+    assert (out / "talk.txt").read_text() == "kept" and (out / "second.srt").exists()
+    assert main(args) == 0  # negative control: without the flag everything is redone
+    assert (out / "talk.txt").read_text() != "kept"
+
+
 def test_raw_from_stdin(tiny_dir: Path) -> None:
     pcm = (tone(1.0, 22050) * 32767).astype("<i2").tobytes()
     proc = run(
@@ -102,6 +135,7 @@ def test_raw_without_rate_is_a_clear_error(tiny_dir: Path, tmp_path: Path) -> No
     ("args", "message"),
     [
         (["-f", "all"], "output directory"),
+        (["--skip-existing"], "give their directory with -o DIR"),
         (["--channels", "2"], "use it with --raw"),
         (["--chunk-length", "4", "--stride-length", "3"], "chunk_length_s > 2 * stride_length_s"),
         (["--batch-size", "0"], "batch_size must be"),

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from .errors import Wav2TextError
+from .errors import OptionsError, Wav2TextError
 from .options import OutputFormat, TranscribeOptions
 from .pipeline import Transcriber
 from .results import Transcript
@@ -29,6 +29,24 @@ def output_stem(name: str) -> str:
     return "stdin" if name == STDIN else Path(name).stem
 
 
+def planned_outputs(
+    inputs: Sequence[str], out_dir: Path, formats: Sequence[OutputFormat]
+) -> dict[str, list[Path]]:
+    """The files each input will write; OptionsError if two inputs would write the same."""
+    owners: dict[str, str] = {}
+    for name in inputs:
+        stem = output_stem(name)
+        if stem in owners:
+            first = owners[stem]
+            clash = f"{name} is listed twice" if first == name else f"{first} and {name}"
+            raise OptionsError(
+                f"{clash}: both would be written to {out_dir / stem}.*; rename one or "
+                "transcribe them into different output directories (nothing was written)"
+            )
+        owners[stem] = name
+    return {name: [out_dir / f"{output_stem(name)}.{fmt}" for fmt in formats] for name in inputs}
+
+
 def run_batch(
     transcriber: Transcriber,
     inputs: Sequence[str],
@@ -37,8 +55,20 @@ def run_batch(
     out_dir: Path | None,
     stdout: TextIO = sys.stdout,
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    skip_existing: bool = False,
 ) -> list[Failure]:
-    """Transcribe each input; write to out_dir (atomically) or to stdout."""
+    """Transcribe each input; write to out_dir (atomically) or to stdout.
+
+    With skip_existing, an input whose every output is already in out_dir is left alone:
+    outputs appear only whole (renamed into place), so a rerun after a crash or Ctrl-C
+    carries on where the last one stopped.
+    """
+    if out_dir is not None and skip_existing:
+        outputs = planned_outputs(inputs, out_dir, formats)
+        todo = [n for n in inputs if n == STDIN or not all(p.exists() for p in outputs[n])]
+        if len(todo) < len(inputs):
+            report(f"wav2text: skipping {len(inputs) - len(todo)} inputs already transcribed")
+        inputs = todo
     failures: list[Failure] = []
     bar = tqdm(total=len(inputs), unit="file", disable=len(inputs) < 2, file=sys.stderr)
     outcomes = transcriber.transcribe_many((_open(name) for name in inputs), options)

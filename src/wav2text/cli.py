@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .batch import run_batch
+from .batch import planned_outputs, run_batch
 from .errors import Wav2TextError
 from .options import (
     DEFAULT_CHUNK_LENGTH_S,
@@ -34,6 +34,7 @@ EXAMPLES = """\
 examples:
   wav2text transcribe talk.mp3                      text to stdout
   wav2text transcribe *.flac -f all -o out/         txt json srt vtt tsv per file
+  wav2text transcribe *.flac -o out/ --skip-existing  resume: skip inputs already done
   wav2text transcribe call.raw --raw s16le --sample-rate 8000 --channels 1
   ffmpeg -i video.mkv -f wav - | wav2text transcribe -
   wav2text transcribe lecture.m4a -m facebook/wav2vec2-large-960h-lv60-self --device cuda
@@ -66,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--revision", help="model revision (branch, tag or commit)")
     run.add_argument("-f", "--format", default="txt", choices=[*OUTPUT_FORMATS, "all"])
     run.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
+    run.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="with -o: leave out inputs whose outputs are all there (resume a stopped run)",
+    )
     run.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     run.add_argument("--dtype", default="float32", choices=DTYPES)
     run.add_argument(
@@ -188,7 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     formats: list[OutputFormat] = list(OUTPUT_FORMATS) if args.format == "all" else [args.format]
     if len(formats) > 1 and args.output_dir is None:
         parser.error("-f all writes several files: give an output directory with -o DIR")
+    if args.skip_existing and args.output_dir is None:
+        parser.error("--skip-existing looks for earlier outputs: give their directory with -o DIR")
     try:
+        if args.output_dir is not None:
+            planned_outputs(args.inputs, args.output_dir, formats)  # fail before loading
         options = _options(
             args,
             segmentation=args.segmentation,
@@ -207,7 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
-    failures = run_batch(transcriber, args.inputs, options, formats, args.output_dir)
+    failures = run_batch(
+        transcriber,
+        args.inputs,
+        options,
+        formats,
+        args.output_dir,
+        skip_existing=args.skip_existing,
+    )
     return 1 if failures else 0
 
 
