@@ -136,15 +136,17 @@ class Run:
         self.args = args
         self.path = args.run / "checkpoint.pt"
         state = torch.load(self.path, weights_only=False) if self.path.exists() else None
-        self.config = state["config"] if state else config(args.arch, args.width, args.layers)
+        start = state or (torch.load(args.init, weights_only=False) if args.init else None)
+        self.config = start["config"] if start else config(args.arch, args.width, args.layers)
         self.config.mask_time_prob = args.mask_time_prob
         self.model = AutoModelForCTC.from_config(self.config)
         self.optimiser = torch.optim.AdamW(
             self.model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98)
         )
         self.progress = {"hours": 0.0, "step": 0, "epoch": 0, "batch": 0, "seed": args.seed}
+        if start:
+            self.model.load_state_dict(start["model"])
         if state:
-            self.model.load_state_dict(state["model"])
             self.optimiser.load_state_dict(state["optimiser"])
             self.progress = state["progress"]
         bert = self.config.model_type == "wav2vec2-bert"
@@ -257,6 +259,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path)
     parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="a new run starts from this checkpoint's weights (fresh optimiser and schedule)",
+    )
     parser.add_argument("--arch", choices=("w2v-bert", "w2v2"), default="w2v-bert")
     parser.add_argument("--width", type=int, default=144)
     parser.add_argument("--layers", type=int, default=6)
