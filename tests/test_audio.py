@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,10 @@ def test_file_object_and_bytes_match_path(tmp_path: Path) -> None:
     from_path = mono(path)
     np.testing.assert_array_equal(mono(path.read_bytes()), from_path)
     np.testing.assert_array_equal(mono(io.BytesIO(path.read_bytes())), from_path)
+    with tempfile.SpooledTemporaryFile() as spooled:  # mode "w+b": read it, do not write
+        spooled.write(path.read_bytes())
+        spooled.seek(0)
+        np.testing.assert_array_equal(mono(spooled), from_path)
 
 
 def test_second_audio_stream_can_be_chosen(tmp_path: Path) -> None:

@@ -314,11 +314,13 @@ def _as_file(source: Source) -> tuple[Any, str]:
 
 
 def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat | None) -> Any:
+    # mode="r": PyAV otherwise takes the mode of a file object, and one opened "w+b"
+    # (tempfile.TemporaryFile, an HTTP upload) would be opened for writing
     try:
         if raw is None:
-            return av.open(file, metadata_errors="ignore")
+            return av.open(file, mode="r", metadata_errors="ignore")
         options = {"sample_rate": str(rate), "ch_layout": _layout_name(raw.channels)}
-        return av.open(file, format=raw.sample_format, options=options)
+        return av.open(file, mode="r", format=raw.sample_format, options=options)
     except av.error.FFmpegError as err:
         raise AudioDecodeError(
             f"{name}: not a readable audio or video file ({err.strerror}); if it is "

@@ -138,7 +138,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     look.add_argument("-m", "--model", help="model for --check-rate (default as transcribe)")
     _add_input_arguments(look)
+    _add_serve_parser(commands)
     return parser
+
+
+def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="an OpenAI-compatible HTTP API (POST /v1/audio/transcriptions)",
+        description="Load the model once and answer OpenAI-style transcription requests. "
+        "Needs the server extra: pip install 'wav2text[server]'.",
+    )
+    serve.add_argument("-m", "--model", help=f"hub id, local directory or {BUNDLED_MODEL}")
+    serve.add_argument("--revision", help="model revision (branch, tag or commit)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    serve.add_argument("--dtype", default="float32", choices=DTYPES)
+    serve.add_argument("--quantize", choices=["int8"], help="int8: dynamic quantisation (CPU)")
+    serve.add_argument("--threads", type=int, help="torch CPU threads")
+    serve.add_argument("--segmentation", default="vad", choices=SEGMENTATIONS)
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -187,6 +206,8 @@ def _options(args: argparse.Namespace, **more: object) -> TranscribeOptions:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
     if args.raw is None and args.channels != 1:
         parser.error("--channels describes raw input: use it with --raw")
     if args.command == "inspect":
@@ -226,6 +247,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         skip_existing=args.skip_existing,
     )
     return 1 if failures else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .server import serve
+    except ImportError as err:
+        print(
+            f"wav2text: error: serve needs the server extra ({err.name} is missing): "
+            "pip install 'wav2text[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        transcriber = _transcriber(
+            ModelOptions(
+                args.model, args.revision, args.device, args.dtype, args.quantize, args.threads
+            )
+        )
+    except Wav2TextError as err:
+        print(f"wav2text: error: {err}", file=sys.stderr)
+        return 2
+    serve(transcriber, TranscribeOptions(segmentation=args.segmentation), args.host, args.port)
+    return 0
 
 
 def _transcriber(options: ModelOptions) -> Transcriber:

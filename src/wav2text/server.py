@@ -1,0 +1,195 @@
+"""An OpenAI-compatible HTTP shell: `POST /v1/audio/transcriptions`, one model loaded once.
+
+Clients written for OpenAI's transcription endpoint (the `openai` SDK, curl scripts) work
+unchanged against `wav2text serve`. Their `model`, `language`, `prompt` and `temperature`
+fields are accepted and ignored: the server runs the CTC model it was started with, and a
+CTC model has one language and no sampling temperature. wav2text's own fields `sample_rate`,
+`raw` and `channels` describe headerless PCM uploads, as the CLI options of the same names do.
+Needs the `server` extra: `pip install 'wav2text[server]'`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import zlib
+from dataclasses import replace
+from typing import Annotated, Any, BinaryIO, Literal
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from .errors import OptionsError, Wav2TextError
+from .options import RAW_FORMATS, RawFormat, TranscribeOptions
+from .pipeline import Transcriber
+from .results import Segment, Transcript
+from .writers import WRITERS
+
+ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json", "tsv"]
+RESPONSE_FORMATS: tuple[str, ...] = ResponseFormat.__args__  # type: ignore[attr-defined]
+_MEDIA_TYPES = {
+    "srt": "application/x-subrip",
+    "vtt": "text/vtt",
+    "tsv": "text/tab-separated-values",
+}
+
+
+def create_app(transcriber: Transcriber, options: TranscribeOptions | None = None) -> FastAPI:
+    """The HTTP app over one loaded model; `options` are the defaults for every request."""
+    defaults = options or TranscribeOptions()
+    lock = threading.Lock()  # one transcription at a time: the model owns the CPU or GPU
+    app = FastAPI(title="wav2text", description=__doc__)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        field = str(first["loc"][-1])
+        return _error(f"{field}: {first['msg']}", param=field)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "model": transcriber.model.name}
+
+    @app.get("/v1/models")
+    def models() -> dict[str, Any]:
+        name = transcriber.model.name
+        card = {"id": name, "object": "model", "created": 0, "owned_by": "wav2text"}
+        return {"object": "list", "data": [card]}
+
+    @app.post("/v1/audio/transcriptions")
+    def transcriptions(
+        file: Annotated[UploadFile, File()],
+        model: Annotated[str | None, Form()] = None,
+        language: Annotated[str | None, Form()] = None,
+        prompt: Annotated[str | None, Form()] = None,
+        temperature: Annotated[float | None, Form()] = None,
+        response_format: Annotated[str, Form()] = "json",
+        granularities: Annotated[
+            list[str] | None, Form(alias="timestamp_granularities[]")
+        ] = None,
+        sample_rate: Annotated[str | None, Form()] = None,
+        raw: Annotated[str | None, Form()] = None,
+        channels: Annotated[int, Form()] = 1,
+    ) -> Response:
+        try:
+            request_options = _request_options(defaults, sample_rate, raw, channels)
+            fmt = _response_format(response_format, granularities or ["segment"])
+        except OptionsError as error:
+            return _error(str(error))
+        with lock:  # the upload is spooled to disk past 1 MB and decoded from there, streaming
+            outcome = _transcribe(transcriber, file.file, request_options)
+        if isinstance(outcome, Response):
+            return outcome
+        return _respond(outcome, fmt, granularities or ["segment"], language)
+
+    return app
+
+
+def _request_options(
+    defaults: TranscribeOptions, sample_rate: str | None, raw: str | None, channels: int
+) -> TranscribeOptions:
+    rate: int | Literal["auto"] | None = None
+    if sample_rate is not None:
+        if sample_rate != "auto" and not sample_rate.isdigit():
+            raise OptionsError(f"sample_rate must be a rate in Hz or 'auto', not {sample_rate!r}")
+        rate = "auto" if sample_rate == "auto" else int(sample_rate)
+    if raw is not None and raw not in (*RAW_FORMATS, "auto"):
+        raise OptionsError(f"raw must be one of {', '.join(RAW_FORMATS)} or auto, not {raw!r}")
+    raw_format = RawFormat(raw, channels) if raw else None  # type: ignore[arg-type]
+    return replace(defaults, sample_rate=rate or defaults.sample_rate, raw=raw_format)
+
+
+def _response_format(name: str, granularities: list[str]) -> ResponseFormat:
+    if name not in RESPONSE_FORMATS:
+        raise OptionsError(
+            f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, not {name!r}"
+        )
+    unknown = set(granularities) - {"word", "segment"}
+    if unknown:
+        raise OptionsError(f"timestamp_granularities[] takes word and segment, not {unknown}")
+    if name != "verbose_json" and "word" in granularities:
+        raise OptionsError("word timestamps need response_format=verbose_json")
+    return name  # type: ignore[return-value]
+
+
+def _transcribe(
+    transcriber: Transcriber, upload: BinaryIO, options: TranscribeOptions
+) -> Transcript | Response:
+    try:
+        return transcriber.transcribe(upload, options)
+    except Wav2TextError as error:
+        return _error(str(error), param="file")
+    except Exception as error:  # a bug: say so, keep serving
+        message = f"unexpected {type(error).__name__}: {error} (please report)"
+        return _error(message, status=500, kind="server_error")
+
+
+def _respond(
+    transcript: Transcript, fmt: ResponseFormat, granularities: list[str], language: str | None
+) -> Response:
+    headers = {f"x-wav2text-warning-{i}": w for i, w in enumerate(transcript.warnings)}
+    if fmt == "json":
+        return JSONResponse({"text": transcript.text}, headers=headers)
+    if fmt == "verbose_json":
+        body = _verbose(transcript, granularities, language)
+        return JSONResponse(body, headers=headers)
+    if fmt == "text":
+        return PlainTextResponse(transcript.text + "\n", headers=headers)
+    text = io.StringIO()
+    WRITERS[fmt].write(transcript, text)
+    return PlainTextResponse(text.getvalue(), media_type=_MEDIA_TYPES[fmt], headers=headers)
+
+
+def _verbose(
+    transcript: Transcript, granularities: list[str], language: str | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "task": "transcribe",
+        "language": language or "unknown",
+        "duration": transcript.duration,
+        "text": transcript.text,
+        "audio": transcript.to_dict()["audio"],
+        "warnings": list(transcript.warnings),
+    }
+    if "segment" in granularities:
+        body["segments"] = [_segment(i, s) for i, s in enumerate(transcript.segments)]
+    if "word" in granularities:
+        body["words"] = [
+            {"word": w.text, "start": w.start, "end": w.end, "confidence": w.confidence}
+            for w in transcript.words
+        ]
+    return body
+
+
+def _segment(index: int, segment: Segment) -> dict[str, Any]:
+    """A segment in OpenAI's shape; fields a CTC model has no notion of are neutral."""
+    confidences = [max(w.confidence, 1e-6) for w in segment.words]
+    encoded = segment.text.encode()
+    return {
+        "id": index,
+        "seek": 0,
+        "start": segment.start,
+        "end": segment.end,
+        "text": segment.text,
+        "tokens": [],
+        "temperature": 0.0,
+        "avg_logprob": sum(math.log(c) for c in confidences) / max(1, len(confidences)),
+        "compression_ratio": len(encoded) / max(1, len(zlib.compress(encoded))),
+        "no_speech_prob": 0.0,
+    }
+
+
+def _error(
+    message: str, status: int = 400, kind: str = "invalid_request_error", param: str | None = None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    return JSONResponse(body, status_code=status)
+
+
+def serve(transcriber: Transcriber, options: TranscribeOptions, host: str, port: int) -> None:
+    """Serve until stopped (Ctrl-C)."""
+    import uvicorn
+
+    uvicorn.run(create_app(transcriber, options), host=host, port=port, log_level="info")

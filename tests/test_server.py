@@ -1,0 +1,167 @@
+"""The HTTP shell: OpenAI's transcription endpoint, answered by the library, errors in its shape."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soxr
+from fastapi.testclient import TestClient
+
+from conftest import tone
+from wav2text import BUNDLED_MODEL, TranscribeOptions, Transcriber
+from wav2text.audio import open_audio, to_mono
+from wav2text.server import create_app
+from wav_files import write_s16_wav
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "conscience_rms_48k_stereo.opus"
+URL = "/v1/audio/transcriptions"
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Transcriber:
+    return Transcriber(BUNDLED_MODEL)
+
+
+@pytest.fixture(scope="module")
+def client(bundled: Transcriber) -> TestClient:
+    return TestClient(create_app(bundled))
+
+
+def post(client: TestClient, path: Path, **fields: object) -> httpx.Response:
+    with path.open("rb") as file:
+        return client.post(URL, files={"file": (path.name, file)}, data=fields)
+
+
+def test_openai_client_gets_the_library_transcript(
+    bundled: Transcriber, client: TestClient
+) -> None:
+    from openai import OpenAI
+
+    expected = bundled.transcribe(SAMPLE)
+    openai = OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=client)
+    with SAMPLE.open("rb") as file:
+        plain = openai.audio.transcriptions.create(model="whisper-1", file=file)
+    assert plain.text == expected.text and len(expected.text) > 20
+    with SAMPLE.open("rb") as file:
+        verbose = openai.audio.transcriptions.create(
+            model="whisper-1",
+            file=file,
+            response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+        )
+    assert verbose.text == expected.text
+    assert verbose.duration == pytest.approx(expected.duration)
+    assert verbose.words is not None and verbose.segments is not None
+    assert [(w.word, w.start, w.end) for w in verbose.words] == [
+        (w.text, w.start, w.end) for w in expected.words
+    ]
+    assert [s.text for s in verbose.segments] == [s.text for s in expected.segments]
+    assert [m.id for m in openai.models.list()] == [BUNDLED_MODEL]
+
+
+def test_subtitle_and_text_formats(bundled: Transcriber, client: TestClient) -> None:
+    expected = bundled.transcribe(SAMPLE)
+    assert post(client, SAMPLE, response_format="text").text == expected.text + "\n"
+    srt = post(client, SAMPLE, response_format="srt")
+    assert srt.headers["content-type"].startswith("application/x-subrip")
+    assert srt.text.startswith("1\n00:00:0") and expected.segments[0].text in srt.text
+    vtt = post(client, SAMPLE, response_format="vtt").text
+    assert vtt.startswith("WEBVTT") and " --> " in vtt
+
+
+def test_headerless_pcm_with_its_rate_gives_the_same_text(
+    bundled: Transcriber, client: TestClient, tmp_path: Path
+) -> None:
+    pcm = _pcm(soxr.resample(np.concatenate(list(to_mono(open_audio(SAMPLE)))), 48000, 16000))
+    raw = tmp_path / "call.raw"
+    raw.write_bytes(pcm.astype("<i2").tobytes())
+    wav = write_s16_wav(tmp_path / "call.wav", [pcm], 16000)
+    as_wav = post(client, wav).json()["text"]
+    assert post(client, raw, raw="s16le", sample_rate="16000").json()["text"] == as_wav
+    refused = post(client, raw, raw="s16le")  # negative control: no rate, no guess
+    assert refused.status_code == 400 and "sample_rate" in refused.json()["error"]["message"]
+
+
+def _pcm(samples: np.ndarray) -> np.ndarray:
+    return (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+
+
+def _tone_wav(path: Path, rate: int) -> Path:
+    return write_s16_wav(path, [_pcm(tone(1.0, rate))], rate)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"response_format": "mp3"}, "response_format must be one of"),
+        ({"timestamp_granularities[]": "word"}, "word timestamps need response_format"),
+        ({"timestamp_granularities[]": "frame", "response_format": "verbose_json"}, "takes word"),
+        ({"sample_rate": "fast"}, "sample_rate must be"),
+        ({"raw": "mp3"}, "raw must be one of"),
+    ],
+)
+def test_bad_fields_are_openai_style_errors(
+    client: TestClient, tmp_path: Path, fields: dict, message: str
+) -> None:
+    wav = _tone_wav(tmp_path / "tone.wav", 16000)
+    response = post(client, wav, **fields)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert message in error["message"] and error["type"] == "invalid_request_error"
+
+
+def test_bad_audio_and_missing_file_are_errors_and_the_server_goes_on(
+    client: TestClient, tmp_path: Path
+) -> None:
+    junk = tmp_path / "notes.mp3"
+    junk.write_text("not audio")
+    response = post(client, junk)
+    assert response.status_code == 400
+    assert "not a readable audio" in response.json()["error"]["message"]
+    missing = client.post(URL, data={"model": "whisper-1"})
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "file"
+    assert post(client, SAMPLE).status_code == 200
+
+
+def test_request_options_start_from_the_server_defaults(tiny_dir: Path, tmp_path: Path) -> None:
+    client = TestClient(create_app(Transcriber(str(tiny_dir)), TranscribeOptions(sample_rate=8000)))
+    raw = tmp_path / "a.raw"
+    raw.write_bytes(_pcm(tone(1.0, 8000)).astype("<i2").tobytes())
+    body = post(client, raw, raw="s16le", response_format="verbose_json").json()
+    assert body["audio"]["source_rate"] == 8000 and body["duration"] == pytest.approx(1.0)
+
+
+def test_cli_serve_answers_over_http(tiny_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "wav2text.cli", "serve", "-m", str(tiny_dir)]
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                health = httpx.get(f"{base}/health")
+                break
+            except httpx.ConnectError:
+                alive = server.poll() is None and time.monotonic() < deadline
+                assert alive, (tmp_path / "server.log").read_text()
+                time.sleep(0.3)
+        assert health.json() == {"status": "ok", "model": str(tiny_dir)}
+        wav = _tone_wav(tmp_path / "tone.wav", 44100)
+        with wav.open("rb") as file:
+            answer = httpx.post(f"{base}{URL}", files={"file": ("tone.wav", file)}, timeout=60)
+        assert answer.status_code == 200 and "text" in answer.json()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
