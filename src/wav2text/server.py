@@ -97,7 +97,7 @@ def _request_options(
         rate = "auto" if sample_rate == "auto" else int(sample_rate)
     if raw is not None and raw not in (*RAW_FORMATS, "auto"):
         raise OptionsError(f"raw must be one of {', '.join(RAW_FORMATS)} or auto, not {raw!r}")
-    raw_format = RawFormat(raw, channels) if raw else None  # type: ignore[arg-type]
+    raw_format = RawFormat(raw, channels) if raw else None
     return replace(defaults, sample_rate=rate or defaults.sample_rate, raw=raw_format)
 
 
