@@ -57,37 +57,67 @@ def run_batch(
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     skip_existing: bool = False,
 ) -> list[Failure]:
-    """Transcribe each input; write to out_dir (atomically) or to stdout.
-
-    With skip_existing, an input whose every output is already in out_dir is left alone:
-    outputs appear only whole (renamed into place), so a rerun after a crash or Ctrl-C
-    carries on where the last one stopped.
-    """
+    """Transcribe each input; write to out_dir (atomically) or to stdout."""
     if out_dir is not None and skip_existing:
-        outputs = planned_outputs(inputs, out_dir, formats)
-        todo = [n for n in inputs if n == STDIN or not all(p.exists() for p in outputs[n])]
-        if len(todo) < len(inputs):
-            report(f"wav2text: skipping {len(inputs) - len(todo)} inputs already transcribed")
-        inputs = todo
-    failures: list[Failure] = []
-    bar = tqdm(total=len(inputs), unit="file", disable=len(inputs) < 2, file=sys.stderr)
+        inputs = inputs_to_do(inputs, out_dir, formats, report)
+    sink = Sink(formats, out_dir, stdout, len(inputs))
     outcomes = transcriber.transcribe_many((_open(name) for name in inputs), options)
     for name, outcome in zip(inputs, outcomes, strict=True):
-        bar.update()
-        if isinstance(outcome, Exception):
-            failures.append(Failure(name, _reason(outcome)))
-            bar.write(f"wav2text: {name}: {failures[-1].reason}", file=sys.stderr)
-            continue
+        sink.take(name, outcome if isinstance(outcome, Transcript) else failure(name, outcome))
+    return sink.close(report)
+
+
+def inputs_to_do(
+    inputs: Sequence[str],
+    out_dir: Path,
+    formats: Sequence[OutputFormat],
+    report: Callable[[str], None],
+) -> list[str]:
+    """Inputs without all their outputs in out_dir.
+
+    Outputs appear only whole (renamed into place), so a rerun after a crash or Ctrl-C
+    carries on where the last one stopped.
+    """
+    outputs = planned_outputs(inputs, out_dir, formats)
+    todo = [n for n in inputs if n == STDIN or not all(p.exists() for p in outputs[n])]
+    if len(todo) < len(inputs):
+        report(f"wav2text: skipping {len(inputs) - len(todo)} inputs already transcribed")
+    return todo
+
+
+class Sink:
+    """Where outcomes go, in whatever order they come: outputs, warnings, failures, progress."""
+
+    def __init__(
+        self, formats: Sequence[OutputFormat], out_dir: Path | None, stdout: TextIO, total: int
+    ) -> None:
+        self.formats, self.out_dir, self.stdout = formats, out_dir, stdout
+        self.total = total
+        self.failures: list[Failure] = []
+        self.bar = tqdm(total=total, unit="file", disable=total < 2, file=sys.stderr)
+
+    def take(self, name: str, outcome: Transcript | Failure) -> None:
+        self.bar.update()
+        if isinstance(outcome, Failure):
+            self.failures.append(outcome)
+            self.bar.write(f"wav2text: {name}: {outcome.reason}", file=sys.stderr)
+            return
         for warning in outcome.warnings:
-            bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)
-        _emit(outcome, name, formats, out_dir, stdout)
-    bar.close()
-    if failures and len(inputs) > 1:
-        report(f"wav2text: {len(failures)} of {len(inputs)} inputs failed")
-    return failures
+            self.bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)
+        _emit(outcome, name, self.formats, self.out_dir, self.stdout)
+
+    def close(self, report: Callable[[str], None]) -> list[Failure]:
+        self.bar.close()
+        if self.failures and self.total > 1:
+            report(f"wav2text: {len(self.failures)} of {self.total} inputs failed")
+        return self.failures
 
 
-def _reason(error: Exception) -> str:
+def failure(name: str, error: BaseException) -> Failure:
+    return Failure(name, _reason(error))
+
+
+def _reason(error: BaseException) -> str:
     if isinstance(error, Wav2TextError):
         return str(error)
     return f"unexpected {type(error).__name__}: {error} (please report)"  # a bug: the rest go on

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ from .options import (
     RawFormat,
     TranscribeOptions,
 )
-from .resolve import BUNDLED_MODEL, DEFAULT_MODEL, ENV_VAR, BundledModelWarning
+from .resolve import BUNDLED_MODEL, DEFAULT_MODEL, ENV_VAR, BundledModelWarning, resolve_model
 
 if TYPE_CHECKING:
     from .pipeline import Transcriber
@@ -67,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--revision", help="model revision (branch, tag or commit)")
     run.add_argument("-f", "--format", default="txt", choices=[*OUTPUT_FORMATS, "all"])
     run.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
+    run.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on a Ray cluster (default: $RAY_ADDRESS, else a local one); needs -o DIR",
+    )
+    run.add_argument("--workers", type=int, help="with --ray: model copies (default: per CPU/GPU)")
     run.add_argument(
         "--skip-existing",
         action="store_true",
@@ -215,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     formats: list[OutputFormat] = list(OUTPUT_FORMATS) if args.format == "all" else [args.format]
     if len(formats) > 1 and args.output_dir is None:
         parser.error("-f all writes several files: give an output directory with -o DIR")
+    if args.ray is not None and args.output_dir is None:
+        parser.error("--ray writes each file's outputs as they come: give a directory with -o DIR")
+    if args.workers is not None and args.ray is None:
+        parser.error("--workers counts Ray workers: use it with --ray")
     if args.skip_existing and args.output_dir is None:
         parser.error("--skip-existing looks for earlier outputs: give their directory with -o DIR")
     try:
@@ -230,11 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             char_timestamps=args.char_timestamps,
             check_rate=args.check_rate,
         )
-        transcriber = _transcriber(
-            ModelOptions(
-                args.model, args.revision, args.device, args.dtype, args.quantize, args.threads
-            )
+        model = ModelOptions(
+            args.model, args.revision, args.device, args.dtype, args.quantize, args.threads
         )
+        if args.ray is not None:
+            return _on_ray(args, model, options, formats)
+        transcriber = _transcriber(model)
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
@@ -244,6 +258,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         options,
         formats,
         args.output_dir,
+        skip_existing=args.skip_existing,
+    )
+    return 1 if failures else 0
+
+
+def _on_ray(
+    args: argparse.Namespace,
+    model: ModelOptions,
+    options: TranscribeOptions,
+    formats: list[OutputFormat],
+) -> int:
+    try:
+        from .cluster import RayOptions, run_on_ray
+    except ImportError as err:
+        print(
+            f"wav2text: error: --ray needs the ray extra ({err.name} is missing): "
+            "pip install 'wav2text[ray]'",
+            file=sys.stderr,
+        )
+        return 2
+    choice = resolve_model(model.model, model.revision)  # the notice before the run
+    if choice.notice:
+        print(f"wav2text: note: {choice.notice}", file=sys.stderr)
+    failures = run_on_ray(
+        replace(model, model=choice.name),
+        args.inputs,
+        options,
+        formats,
+        args.output_dir,
+        RayOptions(args.ray or None, args.workers),
         skip_existing=args.skip_existing,
     )
     return 1 if failures else 0

@@ -1,0 +1,145 @@
+"""The batch runner on a Ray cluster: one model per worker, inputs handed out as workers free up.
+
+Each worker (a Ray actor) loads the model once and transcribes chunks of inputs with
+`Transcriber.transcribe_many`, so segments batch across the files of a chunk. The driver
+writes each output as it arrives, atomically, as the local runner does: a stopped run
+resumes with skip_existing. A worker that dies (out of memory, a crash in native code) is
+restarted by Ray, which runs the chunk it died on once more; if it dies again the chunk's
+inputs are retried one at a time, and an input that still kills a worker is reported as
+failed while the rest carry on. Inputs are paths
+every node can read (on a cluster: a shared filesystem); Ray and wav2text must be installed
+on every node. Needs the `ray` extra: `pip install 'wav2text[ray]'`.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from .batch import Failure, Sink, failure, inputs_to_do, planned_outputs
+from .errors import OptionsError
+from .options import ModelOptions, OutputFormat, TranscribeOptions
+from .pipeline import Transcriber
+from .resolve import BundledModelWarning, resolve_model
+from .results import Transcript
+
+DIED = "a wav2text worker died each time it transcribed this (out of memory? see the Ray logs)"
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    address: str | None = None  # None: the cluster named by RAY_ADDRESS, else a new local one
+    workers: int | None = None  # None: one per GPU with device="cuda", else one per CPU thread
+    files_per_task: int = 8  # inputs handed to a worker at a time (they batch together)
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise OptionsError(f"workers must be at least 1, got {self.workers}")
+        if self.files_per_task < 1:
+            raise OptionsError(f"files_per_task must be at least 1, got {self.files_per_task}")
+
+
+class TranscribeWorker:
+    """One model, loaded once per Ray actor."""
+
+    def __init__(self, model: ModelOptions) -> None:
+        self.transcriber = Transcriber(model)
+
+    def run(self, names: list[str], options: TranscribeOptions) -> list[Transcript | Failure]:
+        outcomes = self.transcriber.transcribe_many(names, options)
+        return [
+            o if isinstance(o, Transcript) else failure(n, o)
+            for n, o in zip(names, outcomes, strict=True)
+        ]
+
+
+def run_on_ray(
+    model: ModelOptions,
+    inputs: Sequence[str],
+    options: TranscribeOptions,
+    formats: Sequence[OutputFormat],
+    out_dir: Path,
+    ray_options: RayOptions = RayOptions(),
+    report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    skip_existing: bool = False,
+) -> list[Failure]:
+    """Transcribe the inputs on a Ray cluster into out_dir; the failures, as run_batch."""
+    if "-" in inputs:
+        raise OptionsError("standard input cannot be shared with Ray workers: pass files")
+    planned_outputs(inputs, out_dir, formats)
+    if skip_existing:
+        inputs = inputs_to_do(inputs, out_dir, formats, report)
+    choice = resolve_model(model.model, model.revision)  # once, so every worker agrees
+    if choice.notice:
+        warnings.warn(choice.notice, BundledModelWarning, stacklevel=2)
+    if not ray.is_initialized():
+        ray.init(address=ray_options.address, log_to_driver=False)
+    actors = start_workers(replace(model, model=choice.name), ray_options)
+    sink = Sink(formats, out_dir, sys.stdout, len(inputs))
+    drive(actors, inputs, options, ray_options.files_per_task, sink)
+    return sink.close(report)
+
+
+def start_workers(
+    model: ModelOptions, ray_options: RayOptions, worker: type = TranscribeWorker
+) -> list[Any]:
+    threads = model.threads or 1
+    gpu = model.device.startswith("cuda")
+    count = ray_options.workers or _default_workers(ray.cluster_resources(), gpu, threads)
+    # A worker that dies comes back, and a task sent while it restarts runs once it is
+    # back (rather than failing at once); the task it died on also runs once more.
+    remote: Any = ray.remote(max_restarts=-1, max_task_retries=1)(worker)
+    options = remote.options(num_cpus=threads, num_gpus=1 if gpu else 0)
+    return [options.remote(replace(model, threads=threads)) for _ in range(count)]
+
+
+def _default_workers(resources: dict[str, float], gpu: bool, threads: int) -> int:
+    if gpu:
+        gpus = int(resources.get("GPU", 0))
+        if not gpus:
+            raise OptionsError("device cuda, but the Ray cluster has no GPUs: use --device cpu")
+        return gpus
+    return max(1, int(resources.get("CPU", 1)) // threads)
+
+
+def drive(
+    actors: list[Any],
+    inputs: Sequence[str],
+    options: TranscribeOptions,
+    files_per_task: int,
+    sink: Sink,
+) -> None:
+    """Keep every worker busy until each input has an outcome in the sink."""
+    queue: deque[tuple[list[str], bool]] = deque(
+        (list(inputs[i : i + files_per_task]), False) for i in range(0, len(inputs), files_per_task)
+    )
+    pending: dict[Any, tuple[Any, list[str], bool]] = {}
+
+    def submit(actor: Any) -> None:
+        if queue:
+            names, retry = queue.popleft()
+            pending[actor.run.remote(names, options)] = (actor, names, retry)
+
+    for actor in actors:
+        submit(actor)
+    while pending:
+        [ref], _ = ray.wait(list(pending), num_returns=1)
+        actor, names, retry = pending.pop(ref)
+        try:
+            outcomes = ray.get(ref)
+        except ray.exceptions.RayActorError:
+            if retry:
+                sink.take(names[0], Failure(names[0], DIED))
+            else:  # one at a time, so only the input that kills a worker fails
+                queue.extendleft(([name], True) for name in reversed(names))
+        else:
+            for name, outcome in zip(names, outcomes, strict=True):
+                sink.take(name, outcome)
+        submit(actor)

@@ -1,0 +1,107 @@
+"""Batches on Ray: the same outputs as the local runner, and a dying worker loses one input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray
+
+from conftest import noisy_tone
+from wav2text import ModelOptions, TranscribeOptions, Transcriber
+from wav2text.batch import Sink, run_batch
+from wav2text.cluster import DIED, RayOptions, TranscribeWorker, drive, run_on_ray, start_workers
+from wav_files import write_s16_wav
+
+FORMATS = ["txt", "json"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture()
+def inputs(tmp_path: Path) -> list[str]:
+    names = []
+    for i, (seconds, rate) in enumerate([(1.5, 16000), (0.7, 44100), (2.2, 8000), (1.1, 22050)]):
+        pcm = (noisy_tone(seconds, rate, seed=i) * 20000).astype(np.int16)
+        names.append(str(write_s16_wav(tmp_path / f"clip{i}.wav", [pcm], rate)))
+    bad = tmp_path / "broken.wav"
+    bad.write_text("not audio")
+    return [*names[:2], str(bad), *names[2:]]
+
+
+def outputs(directory: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(directory.iterdir())}
+
+
+def test_same_outputs_as_the_local_runner(
+    cluster: None, tiny_dir: Path, inputs: list[str], tmp_path: Path
+) -> None:
+    options = TranscribeOptions(batch_size=2)
+    local = run_batch(Transcriber(str(tiny_dir)), inputs, options, FORMATS, tmp_path / "local")
+    on_ray = run_on_ray(
+        ModelOptions(str(tiny_dir)),
+        inputs,
+        options,
+        FORMATS,
+        tmp_path / "ray",
+        RayOptions(workers=2, files_per_task=2),
+    )
+    assert outputs(tmp_path / "ray") == outputs(tmp_path / "local")
+    assert len(outputs(tmp_path / "ray")) == 2 * 4
+    assert on_ray == local and [f.input for f in on_ray] == [inputs[2]]
+
+
+def test_skip_existing_on_ray(
+    cluster: None, tiny_dir: Path, inputs: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    model = ModelOptions(str(tiny_dir))
+    run_on_ray(model, inputs, TranscribeOptions(), ["txt"], out, RayOptions(workers=1))
+    (out / "clip0.txt").write_text("kept")
+    (out / "clip3.txt").unlink()
+    said: list[str] = []
+    run_on_ray(
+        model, inputs, TranscribeOptions(), ["txt"], out, RayOptions(workers=1), said.append, True
+    )
+    assert (out / "clip0.txt").read_text() == "kept" and (out / "clip3.txt").exists()
+    assert said[0] == "wav2text: skipping 3 inputs already transcribed"  # broken.wav: again
+
+
+def test_an_input_that_kills_its_worker_fails_alone(
+    cluster: None, tiny_dir: Path, inputs: list[str], tmp_path: Path
+) -> None:
+    class DiesOnClip1(TranscribeWorker):  # defined here: Ray ships it to the workers by value
+        def run(self, names: list[str], options: TranscribeOptions) -> list:
+            if any(n.endswith("clip1.wav") for n in names):
+                os._exit(1)  # as an out-of-memory kill would
+            return super().run(names, options)
+
+    out = tmp_path / "o"
+    actors = start_workers(ModelOptions(str(tiny_dir)), RayOptions(workers=2), DiesOnClip1)
+    sink = Sink(["txt"], out, sys.stdout, len(inputs))
+    drive(actors, inputs, TranscribeOptions(), 3, sink)
+    failed = {f.input: f.reason for f in sink.close(lambda _line: None)}
+    assert failed == {inputs[1]: DIED, inputs[2]: failed[inputs[2]]}
+    assert "not a readable audio" in failed[inputs[2]]
+    assert sorted(p.name for p in out.iterdir()) == ["clip0.txt", "clip2.txt", "clip3.txt"]
+
+
+def test_cli_on_ray(tiny_dir: Path, inputs: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    command = [sys.executable, "-m", "wav2text.cli", "transcribe", *inputs, "-m", str(tiny_dir)]
+    proc = subprocess.run(
+        [*command, "--ray", "--workers", "1", "-o", str(out)], capture_output=True, timeout=300
+    )
+    assert proc.returncode == 1, proc.stderr.decode()  # broken.wav failed, the rest did not
+    assert "broken.wav: not a readable audio" in proc.stderr.decode()
+    assert sorted(p.name for p in out.iterdir()) == [f"clip{i}.txt" for i in range(4)]
