@@ -59,13 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("inputs", nargs="+", metavar="FILE", help="audio/video files; - for stdin")
-    run.add_argument(
-        "-m",
-        "--model",
-        help=f"hub id or local directory of a CTC model, or {BUNDLED_MODEL} (the bundled demo); "
-        f"default: ${ENV_VAR}, else {DEFAULT_MODEL} if cached or reachable, else the demo",
-    )
-    run.add_argument("--revision", help="model revision (branch, tag or commit)")
+    _add_model_arguments(run)
     run.add_argument("-f", "--format", default="txt", choices=[*OUTPUT_FORMATS, "all"])
     run.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
     run.add_argument(
@@ -80,14 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-existing",
         action="store_true",
         help="with -o: leave out inputs whose outputs are all there (resume a stopped run)",
-    )
-    run.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    run.add_argument("--dtype", default="float32", choices=DTYPES)
-    run.add_argument(
-        "--quantize", choices=["int8"], help="dynamic int8 linear layers (CPU, float32)"
-    )
-    run.add_argument(
-        "--threads", type=int, metavar="N", help="CPU threads for the model (default: all)"
     )
     run.add_argument(
         "--segmentation",
@@ -151,6 +137,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-m",
+        "--model",
+        help=f"hub id or local directory of a CTC model, or {BUNDLED_MODEL} (the bundled demo); "
+        f"default: ${ENV_VAR}, else {DEFAULT_MODEL} if cached or reachable, else the demo",
+    )
+    parser.add_argument("--revision", help="model revision (branch, tag or commit)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    parser.add_argument("--dtype", default="float32", choices=DTYPES)
+    parser.add_argument(
+        "--quantize", choices=["int8"], help="dynamic int8 linear layers (CPU, float32)"
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for the model (default: all)"
+    )
+
+
+def _model_options(args: argparse.Namespace) -> ModelOptions:
+    return ModelOptions(
+        args.model, args.revision, args.device, args.dtype, args.quantize, args.threads
+    )
+
+
 def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser(
         "serve",
@@ -158,14 +168,9 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
         description="Load the model once and answer OpenAI-style transcription requests. "
         "Needs the server extra: pip install 'wav2text[server]'.",
     )
-    serve.add_argument("-m", "--model", help=f"hub id, local directory or {BUNDLED_MODEL}")
-    serve.add_argument("--revision", help="model revision (branch, tag or commit)")
+    _add_model_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
-    serve.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    serve.add_argument("--dtype", default="float32", choices=DTYPES)
-    serve.add_argument("--quantize", choices=["int8"], help="int8: dynamic quantisation (CPU)")
-    serve.add_argument("--threads", type=int, help="torch CPU threads")
     serve.add_argument("--segmentation", default="vad", choices=SEGMENTATIONS)
 
 
@@ -243,9 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             char_timestamps=args.char_timestamps,
             check_rate=args.check_rate,
         )
-        model = ModelOptions(
-            args.model, args.revision, args.device, args.dtype, args.quantize, args.threads
-        )
+        model = _model_options(args)
         if args.ray is not None:
             return _on_ray(args, model, options, formats)
         transcriber = _transcriber(model)
@@ -304,11 +307,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        transcriber = _transcriber(
-            ModelOptions(
-                args.model, args.revision, args.device, args.dtype, args.quantize, args.threads
-            )
-        )
+        transcriber = _transcriber(_model_options(args))
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
