@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import jiwer
@@ -23,12 +24,13 @@ from .text import normalise
 from .train import Corpus
 
 SPLITS = ("test-seen-voices", "test-held-out-voice")
-AT_16K = TranscribeOptions(sample_rate=16000)
 
 
-def split_scores(transcriber: Transcriber, corpus: Corpus) -> dict[str, float]:
+def split_scores(
+    transcriber: Transcriber, corpus: Corpus, options: TranscribeOptions
+) -> dict[str, float]:
     hyps = [
-        transcriber.transcribe(corpus.samples(i), AT_16K).text for i in range(len(corpus.texts))
+        transcriber.transcribe(corpus.samples(i), options).text for i in range(len(corpus.texts))
     ]
     return {
         "utterances": len(hyps),
@@ -37,15 +39,19 @@ def split_scores(transcriber: Transcriber, corpus: Corpus) -> dict[str, float]:
     }
 
 
-def real_clip_scores(transcriber: Transcriber, directory: Path) -> list[dict[str, object]]:
+def real_clip_scores(
+    transcriber: Transcriber, directory: Path, segmentation: TranscribeOptions
+) -> list[dict[str, object]]:
     with (directory / "manifest.tsv").open() as file:
         rows = list(csv.DictReader(file, delimiter="\t"))
     out = []
     for row in rows:
-        options = TranscribeOptions()
+        options = replace(segmentation, sample_rate=None)
         if row["file"].endswith(".raw"):
-            options = TranscribeOptions(
-                raw=RawFormat("s16le", int(row["channels"])), sample_rate=int(row["native_rate_hz"])
+            options = replace(
+                options,
+                raw=RawFormat("s16le", int(row["channels"])),
+                sample_rate=int(row["native_rate_hz"]),
             )
         hyp = transcriber.transcribe(directory / row["file"], options).text
         ref = normalise(row["transcript"])
@@ -60,7 +66,9 @@ def real_clip_scores(transcriber: Transcriber, directory: Path) -> list[dict[str
     return out
 
 
-def speed(transcriber: Transcriber, corpus: Corpus, seconds: float = 60.0) -> float:
+def speed(
+    transcriber: Transcriber, corpus: Corpus, options: TranscribeOptions, seconds: float = 60.0
+) -> float:
     """Audio seconds per wall second on one thread, whole pipeline, 16 kHz input."""
     torch.set_num_threads(1)
     audio, i = [], 0
@@ -68,9 +76,9 @@ def speed(transcriber: Transcriber, corpus: Corpus, seconds: float = 60.0) -> fl
         audio.append(corpus.samples(i % len(corpus.texts)))
         i += 1
     samples = np.concatenate(audio)
-    transcriber.transcribe(samples[:16000], AT_16K)  # warm-up
+    transcriber.transcribe(samples[:16000], options)  # warm-up
     start = time.perf_counter()
-    transcriber.transcribe(samples, AT_16K)
+    transcriber.transcribe(samples, options)
     return len(samples) / 16000 / (time.perf_counter() - start)
 
 
@@ -80,21 +88,23 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path("runs/corpus"))
     parser.add_argument("--real", type=Path, default=Path("../shared/data/real"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--segmentation", choices=("vad", "window"), default="vad")
     args = parser.parse_args()
     transcriber = Transcriber(args.model)
-    report: dict[str, object] = {"model": args.model}
+    options = TranscribeOptions(sample_rate=16000, segmentation=args.segmentation)
+    report: dict[str, object] = {"model": args.model, "segmentation": args.segmentation}
     for split in SPLITS:
-        report[split] = split_scores(transcriber, Corpus(args.corpus, split))
+        report[split] = split_scores(transcriber, Corpus(args.corpus, split), options)
         print(split, report[split], flush=True)
     if (args.real / "manifest.tsv").exists():
-        clips = real_clip_scores(transcriber, args.real)
+        clips = real_clip_scores(transcriber, args.real, options)
         report["real"] = clips
         for clip in clips:
             scores = f"CER {clip['cer']:.3f} WER {clip['wer']:.3f}"
             print(f"{clip['file']:40s} {scores}  {clip['hypothesis']}")
         refs_cer = [c["cer"] for c in clips]
         print(f"real clips: mean CER {np.mean(refs_cer):.3f}")
-    report["x_real_time_1_thread"] = speed(transcriber, Corpus(args.corpus, SPLITS[0]))
+    report["x_real_time_1_thread"] = speed(transcriber, Corpus(args.corpus, SPLITS[0]), options)
     print(f"speed: {report['x_real_time_1_thread']:.1f}x real time on 1 CPU thread")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
