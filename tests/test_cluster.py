@@ -21,8 +21,10 @@ from wav_files import write_s16_wav
 FORMATS = ["txt", "json"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def cluster() -> Iterator[None]:
+    """A cluster per test: a failed test's workers must not hold CPUs the next one needs,
+    and the CLI tests, which start their own, must not find one running."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -105,3 +107,12 @@ def test_cli_on_ray(tiny_dir: Path, inputs: list[str], tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr.decode()  # broken.wav failed, the rest did not
     assert "broken.wav: not a readable audio" in proc.stderr.decode()
     assert sorted(p.name for p in out.iterdir()) == [f"clip{i}.txt" for i in range(4)]
+
+
+def test_no_cluster_at_the_address_is_a_clear_error(tiny_dir: Path, inputs: list[str]) -> None:
+    command = [sys.executable, "-m", "wav2text.cli", "transcribe", inputs[0], "-m", str(tiny_dir)]
+    out = str(Path(inputs[0]).parent / "o")
+    proc = subprocess.run([*command, "--ray", "auto", "-o", out], capture_output=True, timeout=120)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "cannot reach the Ray cluster at auto" in err, err
+    assert "Traceback" not in err

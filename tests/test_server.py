@@ -105,6 +105,8 @@ def _tone_wav(path: Path, rate: int) -> Path:
         ({"timestamp_granularities[]": "frame", "response_format": "verbose_json"}, "takes word"),
         ({"sample_rate": "fast"}, "sample_rate must be"),
         ({"raw": "mp3"}, "raw must be one of"),
+        ({"channels": "2"}, "channels describes raw input"),
+        ({"sample_rate": "0"}, "sampling rate 0 Hz is not plausible"),  # not taken as "none"
     ],
 )
 def test_bad_fields_are_openai_style_errors(

@@ -6,9 +6,9 @@ writes each output as it arrives, atomically, as the local runner does: a stoppe
 resumes with skip_existing. A worker that dies (out of memory, a crash in native code) is
 restarted by Ray, which runs the chunk it died on once more; if it dies again the chunk's
 inputs are retried one at a time, and an input that still kills a worker is reported as
-failed while the rest carry on. Inputs are paths
-every node can read (on a cluster: a shared filesystem); Ray and wav2text must be installed
-on every node. Needs the `ray` extra: `pip install 'wav2text[ray]'`.
+failed while the rest carry on. Inputs are paths every node can read (on a cluster: a
+shared filesystem); Ray and wav2text must be installed on every node. Needs the `ray`
+extra: `pip install 'wav2text[ray]'`.
 """
 
 from __future__ import annotations
@@ -73,14 +73,19 @@ def run_on_ray(
     """Transcribe the inputs on a Ray cluster into out_dir; the failures, as run_batch."""
     if "-" in inputs:
         raise OptionsError("standard input cannot be shared with Ray workers: pass files")
-    planned_outputs(inputs, out_dir, formats)
     if skip_existing:
         inputs = inputs_to_do(inputs, out_dir, formats, report)
+    else:
+        planned_outputs(inputs, out_dir, formats)  # two inputs, one output: stop now
     choice = resolve_model(model.model, model.revision)  # once, so every worker agrees
     if choice.notice:
         warnings.warn(choice.notice, BundledModelWarning, stacklevel=2)
     if not ray.is_initialized():
-        ray.init(address=ray_options.address, log_to_driver=False)
+        try:
+            ray.init(address=ray_options.address, log_to_driver=False)
+        except ConnectionError as err:
+            where = ray_options.address or "$RAY_ADDRESS"
+            raise OptionsError(f"cannot reach the Ray cluster at {where} ({err})") from err
     actors = start_workers(replace(model, model=choice.name), ray_options)
     sink = Sink(formats, out_dir, sys.stdout, len(inputs))
     drive(actors, inputs, options, ray_options.files_per_task, sink)

@@ -97,8 +97,11 @@ def _request_options(
         rate = "auto" if sample_rate == "auto" else int(sample_rate)
     if raw is not None and raw not in (*RAW_FORMATS, "auto"):
         raise OptionsError(f"raw must be one of {', '.join(RAW_FORMATS)} or auto, not {raw!r}")
+    if raw is None and channels != 1:
+        raise OptionsError("channels describes raw input: send it with raw")
     raw_format = RawFormat(raw, channels) if raw else None
-    return replace(defaults, sample_rate=rate or defaults.sample_rate, raw=raw_format)
+    rate = defaults.sample_rate if sample_rate is None else rate
+    return replace(defaults, sample_rate=rate, raw=raw_format)
 
 
 def _response_format(name: str, granularities: list[str]) -> ResponseFormat:
@@ -129,7 +132,11 @@ def _transcribe(
 def _respond(
     transcript: Transcript, fmt: ResponseFormat, granularities: list[str], language: str | None
 ) -> Response:
-    headers = {f"x-wav2text-warning-{i}": w for i, w in enumerate(transcript.warnings)}
+    # warnings also in headers, for formats with no room for them (headers are latin-1)
+    headers = {
+        f"x-wav2text-warning-{i}": w.encode("ascii", "replace").decode()
+        for i, w in enumerate(transcript.warnings)
+    }
     if fmt == "json":
         return JSONResponse({"text": transcript.text}, headers=headers)
     if fmt == "verbose_json":
