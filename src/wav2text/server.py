@@ -66,9 +66,7 @@ def create_app(transcriber: Transcriber, options: TranscribeOptions | None = Non
         prompt: Annotated[str | None, Form()] = None,
         temperature: Annotated[float | None, Form()] = None,
         response_format: Annotated[str, Form()] = "json",
-        granularities: Annotated[
-            list[str] | None, Form(alias="timestamp_granularities[]")
-        ] = None,
+        granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
         sample_rate: Annotated[str | None, Form()] = None,
         raw: Annotated[str | None, Form()] = None,
         channels: Annotated[int, Form()] = 1,
