@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from wav2text import RawFormat, TranscribeOptions, Transcriber
+from wav2text.options import SEGMENTATIONS
 
 from .text import normalise
 from .train import Corpus
@@ -40,20 +41,20 @@ def split_scores(
 
 
 def real_clip_scores(
-    transcriber: Transcriber, directory: Path, segmentation: TranscribeOptions
+    transcriber: Transcriber, directory: Path, options: TranscribeOptions
 ) -> list[dict[str, object]]:
     with (directory / "manifest.tsv").open() as file:
         rows = list(csv.DictReader(file, delimiter="\t"))
     out = []
     for row in rows:
-        options = replace(segmentation, sample_rate=None)
+        clip_options = replace(options, sample_rate=None)  # the file's header says
         if row["file"].endswith(".raw"):
-            options = replace(
+            clip_options = replace(
                 options,
                 raw=RawFormat("s16le", int(row["channels"])),
                 sample_rate=int(row["native_rate_hz"]),
             )
-        hyp = transcriber.transcribe(directory / row["file"], options).text
+        hyp = transcriber.transcribe(directory / row["file"], clip_options).text
         ref = normalise(row["transcript"])
         out.append(
             {
@@ -88,7 +89,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path("runs/corpus"))
     parser.add_argument("--real", type=Path, default=Path("../shared/data/real"))
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--segmentation", choices=("vad", "window"), default="vad")
+    parser.add_argument("--segmentation", choices=SEGMENTATIONS, default="vad")
     args = parser.parse_args()
     transcriber = Transcriber(args.model)
     options = TranscribeOptions(sample_rate=16000, segmentation=args.segmentation)

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from .errors import OptionsError, Wav2TextError
+from .errors import OptionsError, reason
 from .options import OutputFormat, TranscribeOptions
 from .pipeline import Transcriber
 from .results import Transcript
@@ -114,13 +114,7 @@ class Sink:
 
 
 def failure(name: str, error: BaseException) -> Failure:
-    return Failure(name, _reason(error))
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, Wav2TextError):
-        return str(error)
-    return f"unexpected {type(error).__name__}: {error} (please report)"  # a bug: the rest go on
+    return Failure(name, reason(error))  # a bug in one input's path: the rest go on
 
 
 def _open(name: str) -> object:

@@ -45,3 +45,10 @@ class ModelLoadError(Wav2TextError):
 
 class OptionsError(Wav2TextError):
     """Options that contradict each other or are out of range."""
+
+
+def reason(error: BaseException) -> str:
+    """What to tell the user: our errors as they are, anything else as a bug to report."""
+    if isinstance(error, Wav2TextError):
+        return str(error)
+    return f"unexpected {type(error).__name__}: {error} (please report)"

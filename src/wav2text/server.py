@@ -21,7 +21,7 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from .errors import OptionsError, Wav2TextError
+from .errors import OptionsError, Wav2TextError, reason
 from .options import RAW_FORMATS, RawFormat, TranscribeOptions
 from .pipeline import Transcriber
 from .results import Segment, Transcript
@@ -71,16 +71,17 @@ def create_app(transcriber: Transcriber, options: TranscribeOptions | None = Non
         raw: Annotated[str | None, Form()] = None,
         channels: Annotated[int, Form()] = 1,
     ) -> Response:
+        granularities = granularities or ["segment"]
         try:
             request_options = _request_options(defaults, sample_rate, raw, channels)
-            fmt = _response_format(response_format, granularities or ["segment"])
+            fmt = _response_format(response_format, granularities)
         except OptionsError as error:
             return _error(str(error))
         with lock:  # the upload is spooled to disk past 1 MB and decoded from there, streaming
             outcome = _transcribe(transcriber, file.file, request_options)
         if isinstance(outcome, Response):
             return outcome
-        return _respond(outcome, fmt, granularities or ["segment"], language)
+        return _respond(outcome, fmt, granularities, language)
 
     return app
 
@@ -121,10 +122,9 @@ def _transcribe(
     try:
         return transcriber.transcribe(upload, options)
     except Wav2TextError as error:
-        return _error(str(error), param="file")
+        return _error(reason(error), param="file")
     except Exception as error:  # a bug: say so, keep serving
-        message = f"unexpected {type(error).__name__}: {error} (please report)"
-        return _error(message, status=500, kind="server_error")
+        return _error(reason(error), status=500, kind="server_error")
 
 
 def _respond(
