@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -14,7 +14,7 @@ from .errors import OptionsError, reason
 from .options import OutputFormat, TranscribeOptions
 from .pipeline import Transcriber
 from .results import Transcript
-from .writers import WRITERS, write_outputs
+from .writers import WRITERS, output_paths, write_outputs
 
 STDIN = "-"
 
@@ -44,7 +44,7 @@ def planned_outputs(
                 "transcribe them into different output directories (nothing was written)"
             )
         owners[stem] = name
-    return {name: [out_dir / f"{output_stem(name)}.{fmt}" for fmt in formats] for name in inputs}
+    return {name: output_paths(out_dir, stem, formats) for stem, name in owners.items()}
 
 
 def run_batch(
@@ -62,9 +62,18 @@ def run_batch(
         inputs = inputs_to_do(inputs, out_dir, formats, report)
     sink = Sink(formats, out_dir, stdout, len(inputs))
     outcomes = transcriber.transcribe_many((_open(name) for name in inputs), options)
-    for name, outcome in zip(inputs, outcomes, strict=True):
-        sink.take(name, outcome if isinstance(outcome, Transcript) else failure(name, outcome))
+    for name, outcome in settled(inputs, outcomes):
+        sink.take(name, outcome)
     return sink.close(report)
+
+
+def settled(
+    names: Sequence[str], outcomes: Iterable[Transcript | Exception]
+) -> Iterator[tuple[str, Transcript | Failure]]:
+    """Each input with its transcript, or its exception as a Failure, in input order."""
+    for name, outcome in zip(names, outcomes, strict=True):
+        # an unexpected exception is a bug on one input's path: reported, the rest go on
+        yield name, outcome if isinstance(outcome, Transcript) else Failure(name, reason(outcome))
 
 
 def inputs_to_do(
@@ -111,10 +120,6 @@ class Sink:
         if self.failures and self.total > 1:
             report(f"wav2text: {len(self.failures)} of {self.total} inputs failed")
         return self.failures
-
-
-def failure(name: str, error: BaseException) -> Failure:
-    return Failure(name, reason(error))  # a bug in one input's path: the rest go on
 
 
 def _open(name: str) -> object:

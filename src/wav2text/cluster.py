@@ -23,7 +23,7 @@ from typing import Any
 
 import ray
 
-from .batch import Failure, Sink, failure, inputs_to_do, planned_outputs
+from .batch import Failure, Sink, inputs_to_do, planned_outputs, settled
 from .errors import OptionsError
 from .options import ModelOptions, OutputFormat, TranscribeOptions
 from .pipeline import Transcriber
@@ -54,10 +54,7 @@ class TranscribeWorker:
 
     def run(self, names: list[str], options: TranscribeOptions) -> list[Transcript | Failure]:
         outcomes = self.transcriber.transcribe_many(names, options)
-        return [
-            o if isinstance(o, Transcript) else failure(n, o)
-            for n, o in zip(names, outcomes, strict=True)
-        ]
+        return [outcome for _, outcome in settled(names, outcomes)]
 
 
 def run_on_ray(

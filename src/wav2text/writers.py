@@ -102,10 +102,14 @@ def write_atomic(path: Path, transcript: Transcript, fmt: OutputFormat) -> None:
         raise
 
 
+def output_paths(out_dir: Path, stem: str, formats: Iterable[OutputFormat]) -> list[Path]:
+    return [out_dir / f"{stem}.{fmt}" for fmt in formats]
+
+
 def write_outputs(
     transcript: Transcript, out_dir: Path, stem: str, formats: Iterable[OutputFormat]
 ) -> list[Path]:
-    paths = [out_dir / f"{stem}.{fmt}" for fmt in formats]
+    paths = output_paths(out_dir, stem, formats)
     for path in paths:
         write_atomic(path, transcript, path.suffix[1:])  # type: ignore[arg-type]
     return paths
