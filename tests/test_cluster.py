@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from conftest import noisy_tone
 from wav2text import ModelOptions, TranscribeOptions, Transcriber
 from wav2text.batch import Sink, run_batch
 from wav2text.cluster import DIED, RayOptions, TranscribeWorker, drive, run_on_ray, start_workers
+from wav2text.errors import OptionsError
 from wav_files import write_s16_wav
 
 FORMATS = ["txt", "json"]
@@ -116,3 +119,23 @@ def test_no_cluster_at_the_address_is_a_clear_error(tiny_dir: Path, inputs: list
     err = proc.stderr.decode()
     assert proc.returncode == 2 and "cannot reach the Ray cluster at auto" in err, err
     assert "Traceback" not in err
+
+
+def test_nothing_listening_at_the_address_fails_at_once(
+    tiny_dir: Path, inputs: list[str], tmp_path: Path
+) -> None:
+    with socket.socket() as free:  # a port nobody listens on once this closes
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(OptionsError, match=f"127.0.0.1:{port}: nothing answers there"):
+        run_on_ray(
+            ModelOptions(str(tiny_dir)),
+            inputs[:1],
+            TranscribeOptions(),
+            ["txt"],
+            tmp_path / "out",
+            RayOptions(address=f"127.0.0.1:{port}"),
+        )
+    assert time.monotonic() - started < 30  # ray.init alone waits minutes here
+    assert not ray.is_initialized() and not (tmp_path / "out").exists()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,7 @@ from fastapi.testclient import TestClient
 from conftest import tone
 from wav2text import BUNDLED_MODEL, TranscribeOptions, Transcriber
 from wav2text.audio import open_audio, to_mono
+from wav2text.options import ServerLimits
 from wav2text.server import create_app
 from wav_files import write_s16_wav
 
@@ -140,13 +143,77 @@ def test_request_options_start_from_the_server_defaults(tiny_dir: Path, tmp_path
     assert body["audio"]["source_rate"] == 8000 and body["duration"] == pytest.approx(1.0)
 
 
+def test_an_upload_over_the_limit_is_refused_whole_or_streamed(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    client = TestClient(create_app(Transcriber(str(tiny_dir)), limits=ServerLimits(0.01)))
+    big = _tone_wav(tmp_path / "big.wav", 16000)  # 1 s: 32 KB, over 10 KB
+    refused = post(client, big)  # declares its Content-Length
+    assert refused.status_code == 413
+    assert "larger than this server takes (0.01 MB)" in refused.json()["error"]["message"]
+    boundary = "wav2textboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
+    )
+    body = head.encode() + big.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    chunks = (body[i : i + 4096] for i in range(0, len(body), 4096))  # sent chunked
+    streamed = client.post(
+        URL, content=chunks, headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert streamed.status_code == 413 and "--max-upload-mb" in streamed.json()["error"]["message"]
+    small = tmp_path / "small.wav"
+    write_s16_wav(small, _pcm(tone(0.2, 8000)), 8000)  # 3 KB
+    assert post(client, small).status_code == 200
+
+
+class _Held:
+    """A transcriber that holds each request until released, to fill the queue on purpose."""
+
+    def __init__(self, inner: Transcriber) -> None:
+        self.model = inner.model
+        self.inner = inner
+        self.started = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def transcribe(self, source: object, options: TranscribeOptions) -> object:
+        self.started.release()
+        assert self.release.wait(60)
+        return self.inner.transcribe(source, options)  # type: ignore[arg-type]
+
+
+def test_requests_past_the_queue_limit_get_503_and_the_rest_are_served(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    held = _Held(Transcriber(str(tiny_dir)))
+    client = TestClient(create_app(held, limits=ServerLimits(max_waiting=1)))  # type: ignore[arg-type]
+    wav = _tone_wav(tmp_path / "tone.wav", 16000)
+    with ThreadPoolExecutor(3) as pool:
+        running = pool.submit(post, client, wav)
+        assert held.started.acquire(timeout=60)  # the model is busy with the first
+        later = [pool.submit(post, client, wav) for _ in range(2)]  # one waits, one is refused
+        done, _ = wait(later, timeout=30, return_when=FIRST_COMPLETED)
+        refused = done.pop().result()
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+        assert "busy (1 requests already waiting)" in refused.json()["error"]["message"]
+        held.release.set()
+        statuses = sorted(f.result().status_code for f in [running, *later])
+        assert statuses == [200, 200, 503]
+    assert post(client, wav).status_code == 200
+
+
+def test_unknown_paths_answer_in_openai_shape(client: TestClient) -> None:
+    response = client.get("/v1/audio/translations")
+    assert response.status_code == 404 and response.json()["error"]["message"] == "Not Found"
+
+
 def test_cli_serve_answers_over_http(tiny_dir: Path, tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "wav2text.cli", "serve", "-m", str(tiny_dir)]
     log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=log)
+    limits = ["--max-upload-mb", "0.05", "--max-waiting", "2"]  # 1 s at 44.1 kHz is 88 KB
+    server = subprocess.Popen([*command, "--port", str(port), *limits], stdout=log, stderr=log)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -159,10 +226,14 @@ def test_cli_serve_answers_over_http(tiny_dir: Path, tmp_path: Path) -> None:
                 assert alive, (tmp_path / "server.log").read_text()
                 time.sleep(0.3)
         assert health.json() == {"status": "ok", "model": str(tiny_dir)}
-        wav = _tone_wav(tmp_path / "tone.wav", 44100)
+        wav = _tone_wav(tmp_path / "tone.wav", 16000)
         with wav.open("rb") as file:
             answer = httpx.post(f"{base}{URL}", files={"file": ("tone.wav", file)}, timeout=60)
         assert answer.status_code == 200 and "text" in answer.json()
+        big = _tone_wav(tmp_path / "big.wav", 44100)
+        with big.open("rb") as file:
+            refused = httpx.post(f"{base}{URL}", files={"file": ("big.wav", file)}, timeout=60)
+        assert refused.status_code == 413 and "0.05 MB" in refused.text
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -24,6 +24,7 @@ from .options import (
     ModelOptions,
     OutputFormat,
     RawFormat,
+    ServerLimits,
     TranscribeOptions,
 )
 from .resolve import BUNDLED_MODEL, DEFAULT_MODEL, ENV_VAR, BundledModelWarning, resolve_model
@@ -172,6 +173,18 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
     serve.add_argument("--segmentation", default="vad", choices=SEGMENTATIONS)
+    serve.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=ServerLimits.max_upload_mb,
+        help="refuse larger uploads with 413 (%(default)g; 0: no limit)",
+    )
+    serve.add_argument(
+        "--max-waiting",
+        type=int,
+        default=ServerLimits.max_waiting,
+        help="requests that may wait for the model; more get 503 (%(default)s)",
+    )
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -307,11 +320,13 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     try:
+        limits = ServerLimits(args.max_upload_mb or None, args.max_waiting)
         transcriber = _transcriber(_model_options(args))
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
-    serve(transcriber, TranscribeOptions(segmentation=args.segmentation), args.host, args.port)
+    options = TranscribeOptions(segmentation=args.segmentation)
+    serve(transcriber, options, args.host, args.port, limits)
     return 0
 
 

@@ -13,6 +13,8 @@ extra: `pip install 'wav2text[ray]'`.
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import warnings
 from collections import deque
@@ -78,15 +80,38 @@ def run_on_ray(
     if choice.notice:
         warnings.warn(choice.notice, BundledModelWarning, stacklevel=2)
     if not ray.is_initialized():
-        try:
-            ray.init(address=ray_options.address, log_to_driver=False)
-        except ConnectionError as err:
-            where = ray_options.address or "$RAY_ADDRESS"
-            raise OptionsError(f"cannot reach the Ray cluster at {where} ({err})") from err
+        _connect(ray_options.address)
     actors = start_workers(replace(model, model=choice.name), ray_options)
     sink = Sink(formats, out_dir, sys.stdout, len(inputs))
     drive(actors, inputs, options, ray_options.files_per_task, sink)
     return sink.close(report)
+
+
+PROBE_TIMEOUT_S = 5.0
+
+
+def _connect(address: str | None) -> None:
+    where = address or os.environ.get("RAY_ADDRESS") or "a new local cluster"
+    if address or os.environ.get("RAY_ADDRESS"):
+        _probe(where)
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except ConnectionError as err:
+        raise OptionsError(f"cannot reach the Ray cluster at {where} ({err})") from err
+
+
+def _probe(address: str) -> None:
+    """Fail at once where nothing listens: ray.init retries such an address for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local" or a form Ray itself will judge
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
+    except OSError as err:
+        raise OptionsError(
+            f"cannot reach the Ray cluster at {address}: nothing answers there ({err}); "
+            "start one with `ray start --head` or check the address"
+        ) from err
 
 
 def start_workers(

@@ -155,3 +155,17 @@ def check_window(chunk_s: float, stride_s: float) -> None:
             f"need chunk_length_s > 2 * stride_length_s > 0, got chunk "
             f"{chunk_s} s and stride {stride_s} s; e.g. chunk 30 s with stride 5 s"
         )
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one server takes on; past either limit a request is refused, not queued forever."""
+
+    max_upload_mb: float | None = 1024.0  # an upload is spooled to disk; None: no limit
+    max_waiting: int = 8  # requests waiting for the model; more get 503 (clients retry)
+
+    def __post_init__(self) -> None:
+        if self.max_upload_mb is not None and self.max_upload_mb <= 0:
+            raise OptionsError(f"max_upload_mb must be positive, got {self.max_upload_mb}")
+        if self.max_waiting < 0:
+            raise OptionsError(f"max_waiting must be 0 or more, got {self.max_waiting}")

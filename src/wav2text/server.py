@@ -14,15 +14,19 @@ import io
 import math
 import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Annotated, Any, BinaryIO, Literal
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import OptionsError, Wav2TextError, reason
-from .options import RAW_FORMATS, RawFormat, TranscribeOptions
+from .options import RAW_FORMATS, RawFormat, ServerLimits, TranscribeOptions
 from .pipeline import Transcriber
 from .results import Segment, Transcript
 from .writers import WRITERS
@@ -36,17 +40,30 @@ _MEDIA_TYPES = {
 }
 
 
-def create_app(transcriber: Transcriber, options: TranscribeOptions | None = None) -> FastAPI:
+def create_app(
+    transcriber: Transcriber,
+    options: TranscribeOptions | None = None,
+    limits: ServerLimits = ServerLimits(),
+) -> FastAPI:
     """The HTTP app over one loaded model; `options` are the defaults for every request."""
     defaults = options or TranscribeOptions()
-    lock = threading.Lock()  # one transcription at a time: the model owns the CPU or GPU
+    model_turn = _ModelTurn(limits.max_waiting)
     app = FastAPI(title="wav2text", description=__doc__)
+    if limits.max_upload_mb is not None:
+        app.add_middleware(_UploadLimit, limit_mb=limits.max_upload_mb)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0]
         field = str(first["loc"][-1])
         return _error(f"{field}: {first['msg']}", param=field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        kind = "invalid_request_error" if error.status_code < 500 else "server_error"
+        response = _error(str(error.detail), status=error.status_code, kind=kind)
+        response.headers.update(error.headers or {})
+        return response
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -77,13 +94,75 @@ def create_app(transcriber: Transcriber, options: TranscribeOptions | None = Non
             fmt = _response_format(response_format, granularities)
         except OptionsError as error:
             return _error(str(error))
-        with lock:  # the upload is spooled to disk past 1 MB and decoded from there, streaming
+        with model_turn():  # the upload is spooled to disk past 1 MB and decoded from there
             outcome = _transcribe(transcriber, file.file, request_options)
         if isinstance(outcome, Response):
             return outcome
         return _respond(outcome, fmt, granularities, language)
 
     return app
+
+
+class _ModelTurn:
+    """One transcription at a time (the model owns the CPU or GPU), a bounded queue for it."""
+
+    def __init__(self, max_waiting: int) -> None:
+        self.max_waiting = max_waiting
+        self.model = threading.Lock()
+        self.count = threading.Lock()
+        self.waiting = 0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.count:
+            if self.model.locked() and self.waiting >= self.max_waiting:
+                raise HTTPException(
+                    503,
+                    f"the server is busy ({self.max_waiting} requests already waiting); "
+                    "retry later, or start it with a larger --max-waiting",
+                    headers={"Retry-After": "5"},
+                )
+            self.waiting += 1
+        with self.model:
+            with self.count:
+                self.waiting -= 1
+            yield
+
+
+class _UploadLimit:
+    """Refuses a request body over `limit` bytes: by its Content-Length, else as it arrives."""
+
+    def __init__(self, app: ASGIApp, limit_mb: float) -> None:
+        self.app = app
+        self.limit_mb = limit_mb
+        self.limit = int(limit_mb * 2**20)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(scope, receive, send)
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _message(self) -> str:
+        return (
+            f"the upload is larger than this server takes ({self.limit_mb:g} MB); "
+            "send a shorter file, or start the server with a larger --max-upload-mb"
+        )
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _error(self._message(), status=413)(scope, receive, send)
 
 
 def _request_options(
@@ -193,8 +272,15 @@ def _error(
     return JSONResponse(body, status_code=status)
 
 
-def serve(transcriber: Transcriber, options: TranscribeOptions, host: str, port: int) -> None:
+def serve(
+    transcriber: Transcriber,
+    options: TranscribeOptions,
+    host: str,
+    port: int,
+    limits: ServerLimits = ServerLimits(),
+) -> None:
     """Serve until stopped (Ctrl-C)."""
     import uvicorn
 
-    uvicorn.run(create_app(transcriber, options), host=host, port=port, log_level="info")
+    app = create_app(transcriber, options, limits)
+    uvicorn.run(app, host=host, port=port, log_level="info")
