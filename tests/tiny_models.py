@@ -30,25 +30,22 @@ ARCHITECTURES: dict[str, tuple[Any, Any]] = {
     "data2vec-audio": (Data2VecAudioConfig, Data2VecAudioForCTC),
 }
 
-TINY = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=48,
-    conv_dim=(16,) * 7,
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=2,
-)
-BASE = dict(  # wav2vec2-base compute: 12 layers of 768, conv 512
-    hidden_size=768,
-    num_hidden_layers=12,
-    num_attention_heads=12,
-    intermediate_size=3072,
-    conv_dim=(512,) * 7,
-    num_conv_pos_embeddings=128,
-    num_conv_pos_embedding_groups=16,
-)
 
+def _size(hidden: int, layers: int, heads: int, ffn: int, conv: int, pos: int, groups: int) -> dict:
+    """A model size: transformer width/depth/heads/feed-forward, conv channels, pos-conv."""
+    return dict(
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=ffn,
+        conv_dim=(conv,) * 7,
+        num_conv_pos_embeddings=pos,
+        num_conv_pos_embedding_groups=groups,
+    )
+
+
+TINY = _size(32, 2, 2, 48, conv=16, pos=16, groups=2)
+BASE = _size(768, 12, 12, 3072, conv=512, pos=128, groups=16)  # wav2vec2-base compute
 LARGE = dict(  # wav2vec2-large-lv60 compute: 24 layers of 1024 (use with attention_mask=True)
     BASE, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096
 )
