@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 from transformers import (
     Data2VecAudioConfig,
     Data2VecAudioForCTC,
@@ -92,3 +93,31 @@ def _sharpen_output(model: Any) -> None:
     """Random heads give near-flat logits; widen them so the argmax varies with the audio."""
     with torch.no_grad():
         model.lm_head.weight.mul_(40.0)
+
+
+def make_multilingual_model(directory: Path, languages: dict[str, list[str]]) -> Path:
+    """An MMS-style model: one shared body, an adapter and a vocabulary per language.
+
+    The first language's adapter is in the main weights and is the tokenizer's default,
+    as in facebook/mms-1b-all (English)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    first = next(iter(languages))
+    config = Wav2Vec2Config(
+        vocab_size=len(languages[first]), pad_token_id=0, adapter_attn_dim=8, **TINY
+    )
+    torch.manual_seed(0)
+    model = Wav2Vec2ForCTC(config)
+    for seed, (language, vocab) in enumerate(reversed(languages.items())):  # first one last
+        torch.manual_seed(seed + 1)
+        model.lm_head = torch.nn.Linear(config.hidden_size, len(vocab))
+        model.init_adapter_layers()
+        _sharpen_output(model)
+        adapter = {k: v.detach().clone() for k, v in model._get_adapters().items()}
+        save_file(adapter, directory / f"adapter.{language}.safetensors")
+    model.save_pretrained(directory)
+    vocab_file = directory / "vocab.json"
+    nested = {lang: {t: i for i, t in enumerate(vocab)} for lang, vocab in languages.items()}
+    vocab_file.write_text(json.dumps(nested))
+    Wav2Vec2CTCTokenizer(str(vocab_file), target_lang=first).save_pretrained(directory)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000).save_pretrained(directory)
+    return directory

@@ -146,6 +146,11 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         f"default: ${ENV_VAR}, else {DEFAULT_MODEL} if cached or reachable, else the demo",
     )
     parser.add_argument("--revision", help="model revision (branch, tag or commit)")
+    parser.add_argument(
+        "--language",
+        metavar="CODE",
+        help="language adapter of a multilingual model, e.g. fra for facebook/mms-1b-all",
+    )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--dtype", default="float32", choices=DTYPES)
     parser.add_argument(
@@ -158,7 +163,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _model_options(args: argparse.Namespace) -> ModelOptions:
     return ModelOptions(
-        args.model, args.revision, args.device, args.dtype, args.quantize, args.threads
+        args.model,
+        args.revision,
+        args.device,
+        args.dtype,
+        args.quantize,
+        args.threads,
+        args.language,
     )
 
 

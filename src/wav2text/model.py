@@ -141,6 +141,8 @@ def load_model(options: ModelOptions) -> CTCModel:
     except (OSError, ValueError, KeyError) as err:
         raise ModelLoadError(_load_hint(location, err)) from err
     feature_extractor, tokenizer = _processor(location, options.revision)
+    if options.language:
+        _choose_language(model, tokenizer, options.language, options.revision)
     dtype = _TORCH_DTYPES[options.dtype]
     # On CPU, autocast runs matrix products in bf16/fp16 but keeps norms and softmax in
     # float32: measured faster (18.6x vs 17.3x real time, base size, 1 thread) and closer
@@ -179,6 +181,38 @@ def _processor(name: str, revision: str | None) -> tuple[Any, Any]:
             "a CTC model directory needs preprocessor_config.json, vocab.json and "
             "tokenizer_config.json beside config.json"
         ) from err
+
+
+def _choose_language(model: Any, tokenizer: Any, language: str, revision: str | None) -> None:
+    """Load a multilingual model's adapter and vocabulary for one language (MMS)."""
+    name = model.config._name_or_path
+    if getattr(model.config, "adapter_attn_dim", None) is None or not _languages(tokenizer):
+        raise ModelLoadError(
+            f"{name} has one language, so it takes no language={language!r}; languages are "
+            "chosen in multilingual adapter models such as facebook/mms-1b-all"
+        )
+    if language not in _languages(tokenizer):
+        raise ModelLoadError(
+            f"{name} has no language {language!r}; it has {_some(_languages(tokenizer))}"
+        )
+    try:
+        model.load_adapter(language, revision=revision)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{name}: could not load the {language!r} adapter ({err})") from err
+    tokenizer.set_target_lang(language)
+
+
+def _languages(tokenizer: Any) -> list[str]:
+    """The languages of a tokenizer with one vocabulary per language (else none)."""
+    vocab = getattr(tokenizer, "vocab", None)
+    if not isinstance(vocab, dict) or not all(isinstance(v, dict) for v in vocab.values()):
+        return []
+    return sorted(vocab)
+
+
+def _some(names: list[str], shown: int = 12) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _device(device: str) -> torch.device:

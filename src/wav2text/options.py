@@ -72,6 +72,7 @@ class ModelOptions:
     dtype: DType = "float32"
     quantize: Literal["int8"] | None = None  # dynamic int8 linear layers (CPU, float32)
     threads: int | None = None  # CPU threads for the model (torch's own default: all cores)
+    language: str | None = None  # adapter of a multilingual model (MMS: ISO 639-3, e.g. "fra")
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:

@@ -1,0 +1,66 @@
+"""Multilingual adapter models (MMS): --language loads that language's adapter and vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import Wav2Vec2ForCTC
+
+from conftest import noisy_tone
+from tiny_models import VOCAB, make_multilingual_model
+from wav2text import ModelOptions
+from wav2text.cli import main
+from wav2text.errors import ModelLoadError
+from wav2text.model import load_model
+
+FRENCH = [*VOCAB, "É", "È", "À", "Ç"]
+
+
+@pytest.fixture(scope="module")
+def mms(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_multilingual_model(tmp_path_factory.mktemp("mms"), {"eng": VOCAB, "fra": FRENCH})
+
+
+def reference_log_probs(directory: Path, language: str, audio: np.ndarray) -> np.ndarray:
+    """What transformers itself gives with the language chosen its documented way."""
+    model = Wav2Vec2ForCTC.from_pretrained(
+        directory, target_lang=language, ignore_mismatched_sizes=True
+    ).eval()
+    normalised = (audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(normalised)[None]).logits[0]
+    return torch.log_softmax(logits, -1).numpy()
+
+
+def test_a_language_gets_its_own_adapter_and_vocabulary(mms: Path) -> None:
+    audio = noisy_tone(2.0, 16000).astype(np.float32)
+    french = load_model(ModelOptions(str(mms), language="fra"))
+    default = load_model(ModelOptions(str(mms)))
+    assert french.vocab.tokens == tuple(FRENCH) and default.vocab.tokens == tuple(VOCAB)
+    ours = french.log_probs(audio)
+    np.testing.assert_allclose(ours, reference_log_probs(mms, "fra", audio), atol=1e-4)
+    other = default.log_probs(audio)  # the default (English) adapter: other numbers
+    assert other.shape[1] == len(VOCAB) and not np.allclose(ours[:, : len(VOCAB)], other)
+    np.testing.assert_allclose(other, reference_log_probs(mms, "eng", audio), atol=1e-4)
+
+
+def test_an_unknown_language_names_the_ones_there_are(mms: Path) -> None:
+    with pytest.raises(ModelLoadError, match="has no language 'deu'; it has eng, fra"):
+        load_model(ModelOptions(str(mms), language="deu"))
+
+
+def test_a_one_language_model_refuses_a_language(tiny_dir: Path) -> None:
+    with pytest.raises(ModelLoadError, match="has one language, so it takes no language='fra'"):
+        load_model(ModelOptions(str(tiny_dir), language="fra"))
+
+
+def test_cli_language(mms: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wav = tmp_path / "a.raw"
+    wav.write_bytes((noisy_tone(1.0, 16000) * 20000).astype("<i2").tobytes())
+    args = ["transcribe", str(wav), "--raw", "s16le", "--sample-rate", "16000", "-m", str(mms)]
+    assert main([*args, "--language", "deu"]) == 2
+    assert "has no language 'deu'" in capsys.readouterr().err
+    assert main([*args, "--language", "fra", "-f", "json", "-o", str(tmp_path)]) == 0
