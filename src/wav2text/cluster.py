@@ -106,7 +106,7 @@ def _probe(address: str) -> None:
     if not host or not port.isdigit():
         return  # "auto", "local" or a form Ray itself will judge
     try:
-        socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
+        socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT_S).close()
     except OSError as err:
         raise OptionsError(
             f"cannot reach the Ray cluster at {address}: nothing answers there ({err}); "

@@ -186,7 +186,8 @@ def _processor(name: str, revision: str | None) -> tuple[Any, Any]:
 def _choose_language(model: Any, tokenizer: Any, language: str, revision: str | None) -> None:
     """Load a multilingual model's adapter and vocabulary for one language (MMS)."""
     name = model.config._name_or_path
-    if getattr(model.config, "adapter_attn_dim", None) is None or not _languages(tokenizer):
+    adapters = getattr(model.config, "adapter_attn_dim", None) and hasattr(model, "load_adapter")
+    if not adapters or not _languages(tokenizer):
         raise ModelLoadError(
             f"{name} has one language, so it takes no language={language!r}; languages are "
             "chosen in multilingual adapter models such as facebook/mms-1b-all"
