@@ -77,7 +77,7 @@ def test_readme_main_job_offline(tmp_path: Path) -> None:
         env=env,
         check=True,
     )
-    assert jiwer.cer(SAMPLE_TEXT, run.stdout.strip()) <= CLAIMED_CER
+    assert jiwer.cer(SAMPLE_TEXT, run.stdout.strip()) <= SAMPLE_CER
     notes = [line for line in run.stderr.splitlines() if line.startswith("wav2text: note:")]
     assert len(notes) == 1 and BUNDLED_MODEL in notes[0]
 
@@ -101,10 +101,12 @@ def held_out_utterances(split: str, count: int) -> list[tuple[np.ndarray, str]]:
 
 
 # What the model card promises on held-out sentences by seen voices (measured there with
-# VAD segmentation: CER 0.167, WER 0.533 on all 300 test utterances; the weights before
-# these had 0.215 and 0.642). The quality bar of the issue, CER 0.10 and WER 0.25, is not
-# reached yet; these bounds catch worse weights, the earlier ones included.
-CLAIMED_CER, CLAIMED_WER = 0.20, 0.62
+# VAD segmentation: CER 0.130, WER 0.439 on all 300 test utterances, 0.128 / 0.437 on these
+# 40; the weights before these had 0.164 / 0.505 on these 40). The quality bar of the issue,
+# CER 0.10 and WER 0.25, is not reached yet; these bounds catch worse weights, the earlier
+# ones included.
+CLAIMED_CER, CLAIMED_WER = 0.15, 0.48
+SAMPLE_CER = 0.20  # one sentence, one voice: 0.164 measured; looser than over 40 utterances
 
 
 def test_quality_on_held_out_sentences(bundled: Transcriber) -> None:
