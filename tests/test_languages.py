@@ -11,7 +11,7 @@ from transformers import Wav2Vec2ForCTC
 
 from conftest import noisy_tone
 from tiny_models import VOCAB, make_multilingual_model
-from wav2text import ModelOptions
+from wav2text import BUNDLED_MODEL, ModelOptions
 from wav2text.cli import main
 from wav2text.errors import ModelLoadError
 from wav2text.model import load_model
@@ -55,6 +55,8 @@ def test_an_unknown_language_names_the_ones_there_are(mms: Path) -> None:
 def test_a_one_language_model_refuses_a_language(tiny_dir: Path) -> None:
     with pytest.raises(ModelLoadError, match="has one language, so it takes no language='fra'"):
         load_model(ModelOptions(str(tiny_dir), language="fra"))
+    with pytest.raises(ModelLoadError, match=r"^wav2text:demo-en has one language"):
+        load_model(ModelOptions(BUNDLED_MODEL, language="fra"))
 
 
 def test_cli_language(mms: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

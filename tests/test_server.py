@@ -194,7 +194,7 @@ def test_requests_past_the_queue_limit_get_503_and_the_rest_are_served(
         done, _ = wait(later, timeout=30, return_when=FIRST_COMPLETED)
         refused = done.pop().result()
         assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
-        assert "busy (1 requests already waiting)" in refused.json()["error"]["message"]
+        assert "busy (its queue of 1 is full)" in refused.json()["error"]["message"]
         held.release.set()
         statuses = sorted(f.result().status_code for f in [running, *later])
         assert statuses == [200, 200, 503]

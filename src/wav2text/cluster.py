@@ -91,9 +91,10 @@ PROBE_TIMEOUT_S = 5.0
 
 
 def _connect(address: str | None) -> None:
-    where = address or os.environ.get("RAY_ADDRESS") or "a new local cluster"
-    if address or os.environ.get("RAY_ADDRESS"):
-        _probe(where)
+    target = address or os.environ.get("RAY_ADDRESS")  # None: Ray starts a local cluster
+    if target:
+        _probe(target)
+    where = target or "a new local cluster"
     try:
         ray.init(address=address, log_to_driver=False)
     except ConnectionError as err:

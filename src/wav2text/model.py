@@ -142,7 +142,7 @@ def load_model(options: ModelOptions) -> CTCModel:
         raise ModelLoadError(_load_hint(location, err)) from err
     feature_extractor, tokenizer = _processor(location, options.revision)
     if options.language:
-        _choose_language(model, tokenizer, options.language, options.revision)
+        _choose_language(model, tokenizer, options.language, choice.name, options.revision)
     dtype = _TORCH_DTYPES[options.dtype]
     # On CPU, autocast runs matrix products in bf16/fp16 but keeps norms and softmax in
     # float32: measured faster (18.6x vs 17.3x real time, base size, 1 thread) and closer
@@ -183,9 +183,10 @@ def _processor(name: str, revision: str | None) -> tuple[Any, Any]:
         ) from err
 
 
-def _choose_language(model: Any, tokenizer: Any, language: str, revision: str | None) -> None:
+def _choose_language(
+    model: Any, tokenizer: Any, language: str, name: str, revision: str | None
+) -> None:
     """Load a multilingual model's adapter and vocabulary for one language (MMS)."""
-    name = model.config._name_or_path
     adapters = getattr(model.config, "adapter_attn_dim", None) and hasattr(model, "load_adapter")
     if not adapters or not _languages(tokenizer):
         raise ModelLoadError(

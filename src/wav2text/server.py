@@ -118,7 +118,7 @@ class _ModelTurn:
             if self.model.locked() and self.waiting >= self.max_waiting:
                 raise HTTPException(
                     503,
-                    f"the server is busy ({self.max_waiting} requests already waiting); "
+                    f"the server is busy (its queue of {self.max_waiting} is full); "
                     "retry later, or start it with a larger --max-waiting",
                     headers={"Retry-After": "5"},
                 )
