@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -66,3 +67,10 @@ def noisy_tone(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = tone(seconds, rate, 300) + tone(seconds, rate, 1700, 0.2)
     return (x + rng.normal(0, 0.05, len(x))).astype(np.float32)
+
+
+def free_port() -> int:
+    """A local port nobody listens on (once this returns)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 import ray
 
-from conftest import noisy_tone
+from conftest import free_port, noisy_tone
 from wav2text import ModelOptions, TranscribeOptions, Transcriber
 from wav2text.batch import Sink, run_batch
 from wav2text.cluster import DIED, RayOptions, TranscribeWorker, drive, run_on_ray, start_workers
@@ -124,9 +123,7 @@ def test_no_cluster_at_the_address_is_a_clear_error(tiny_dir: Path, inputs: list
 def test_nothing_listening_at_the_address_fails_at_once(
     tiny_dir: Path, inputs: list[str], tmp_path: Path
 ) -> None:
-    with socket.socket() as free:  # a port nobody listens on once this closes
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()
     started = time.monotonic()
     with pytest.raises(OptionsError, match=f"127.0.0.1:{port}: nothing answers there"):
         run_on_ray(

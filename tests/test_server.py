@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ import pytest
 import soxr
 from fastapi.testclient import TestClient
 
-from conftest import tone
+from conftest import free_port, tone
 from wav2text import BUNDLED_MODEL, TranscribeOptions, Transcriber
 from wav2text.audio import open_audio, to_mono
 from wav2text.options import ServerLimits
@@ -207,9 +206,7 @@ def test_unknown_paths_answer_in_openai_shape(client: TestClient) -> None:
 
 
 def test_cli_serve_answers_over_http(tiny_dir: Path, tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "wav2text.cli", "serve", "-m", str(tiny_dir)]
     log = (tmp_path / "server.log").open("w")
     limits = ["--max-upload-mb", "0.05", "--max-waiting", "2"]  # 1 s at 44.1 kHz is 88 KB
