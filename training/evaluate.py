@@ -103,8 +103,9 @@ def main() -> None:
         for clip in clips:
             scores = f"CER {clip['cer']:.3f} WER {clip['wer']:.3f}"
             print(f"{clip['file']:40s} {scores}  {clip['hypothesis']}")
-        refs_cer = [c["cer"] for c in clips]
-        print(f"real clips: mean CER {np.mean(refs_cer):.3f}")
+        mean_cer = np.mean([c["cer"] for c in clips])
+        mean_wer = np.mean([c["wer"] for c in clips])
+        print(f"real clips: mean CER {mean_cer:.3f} WER {mean_wer:.3f}")
     report["x_real_time_1_thread"] = speed(transcriber, Corpus(args.corpus, SPLITS[0]), options)
     print(f"speed: {report['x_real_time_1_thread']:.1f}x real time on 1 CPU thread")
     if args.json:

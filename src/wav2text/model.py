@@ -188,15 +188,14 @@ def _choose_language(
 ) -> None:
     """Load a multilingual model's adapter and vocabulary for one language (MMS)."""
     adapters = getattr(model.config, "adapter_attn_dim", None) and hasattr(model, "load_adapter")
-    if not adapters or not _languages(tokenizer):
+    languages = _languages(tokenizer)
+    if not adapters or not languages:
         raise ModelLoadError(
             f"{name} has one language, so it takes no language={language!r}; languages are "
             "chosen in multilingual adapter models such as facebook/mms-1b-all"
         )
-    if language not in _languages(tokenizer):
-        raise ModelLoadError(
-            f"{name} has no language {language!r}; it has {_some(_languages(tokenizer))}"
-        )
+    if language not in languages:
+        raise ModelLoadError(f"{name} has no language {language!r}; it has {_some(languages)}")
     try:
         model.load_adapter(language, revision=revision)
     except (OSError, ValueError) as err:
