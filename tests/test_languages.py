@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,9 @@ from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
 
 from conftest import noisy_tone
 from tiny_models import VOCAB, make_multilingual_model
-from wav2text import BUNDLED_MODEL, ModelOptions
+from wav2text import BUNDLED_MODEL, ModelOptions, RawFormat, TranscribeOptions, Transcriber
 from wav2text.cli import main
-from wav2text.errors import ModelLoadError
+from wav2text.errors import ModelLoadError, OptionsError
 from wav2text.model import load_model
 
 FRENCH = [*VOCAB, "É", "È", "À", "Ç"]
@@ -67,3 +68,71 @@ def test_cli_language(mms: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main([*args, "--language", "deu"]) == 2
     assert "has no language 'deu'" in capsys.readouterr().err
     assert main([*args, "--language", "fra", "-f", "json", "-o", str(tmp_path)]) == 0
+
+
+def test_a_call_switches_the_language_and_back(mms: Path) -> None:
+    """One loaded model serves every language: the adapter and vocabulary follow the call,
+    with transformers' own numbers for each."""
+    audio = noisy_tone(2.0, 16000).astype(np.float32)
+    model = load_model(ModelOptions(str(mms)))
+    assert (model.languages, model.language) == (["eng", "fra"], "eng")
+    model.use_language("fr")  # ISO 639-1, as OpenAI clients send it
+    assert model.language == "fra" and model.vocab.tokens == tuple(FRENCH)
+    np.testing.assert_allclose(
+        model.log_probs(audio), reference_log_probs(mms, "fra", audio), atol=1e-4
+    )
+    model.use_language("eng")
+    assert model.vocab.tokens == tuple(VOCAB)
+    np.testing.assert_allclose(
+        model.log_probs(audio), reference_log_probs(mms, "eng", audio), atol=1e-4
+    )
+
+
+def test_transcribe_options_choose_the_language(mms: Path) -> None:
+    audio = noisy_tone(2.0, 16000)
+    options = TranscribeOptions(sample_rate=16000, segmentation="window")
+    loaded_french = Transcriber(ModelOptions(str(mms), language="fra")).transcribe(audio, options)
+    transcriber = Transcriber(str(mms))
+    english = transcriber.transcribe(audio, options)
+    french = transcriber.transcribe(audio, replace(options, language="fra"))
+    assert french.words and french.text == loaded_french.text != english.text
+    assert [w.confidence for w in french.words] == [w.confidence for w in loaded_french.words]
+
+
+def test_a_call_for_a_language_the_model_lacks_is_refused(mms: Path, tiny_dir: Path) -> None:
+    audio = noisy_tone(1.0, 16000)
+    with pytest.raises(
+        OptionsError, match=r"has no language 'de' \(deu in ISO 639-3\); it has eng, fra"
+    ):
+        Transcriber(str(mms)).transcribe(audio, TranscribeOptions(sample_rate=16000, language="de"))
+    with pytest.raises(OptionsError, match="has one language, so it takes no language='fr'"):
+        Transcriber(str(tiny_dir)).transcribe(
+            audio, TranscribeOptions(sample_rate=16000, language="fr")
+        )
+
+
+def test_the_server_takes_the_language_of_each_request(mms: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from wav2text.server import create_app
+
+    body = (noisy_tone(2.0, 16000) * 20000).astype("<i2").tobytes()
+    transcriber = Transcriber(str(mms))
+    options = TranscribeOptions(sample_rate=16000, segmentation="window")
+    as_raw = replace(options, raw=RawFormat("s16le", 1))
+    expected = {
+        code: Transcriber(ModelOptions(str(mms), language=code)).transcribe(body, as_raw).text
+        for code in ("eng", "fra")
+    }
+    client = TestClient(create_app(transcriber, options))
+
+    def ask(language: str) -> dict:
+        fields = {"raw": "s16le", "response_format": "verbose_json", "language": language}
+        files = {"file": ("a.raw", body, "application/octet-stream")}
+        return client.post("/v1/audio/transcriptions", data=fields, files=files).json()
+
+    french, english, german = ask("fr"), ask("en"), ask("de")
+    assert (french["text"], french["language"]) == (expected["fra"], "fra")
+    assert (english["text"], english["language"]) == (expected["eng"], "eng")
+    assert expected["fra"] != expected["eng"]
+    assert "has no language 'de' (deu in ISO 639-3)" in german["error"]["message"]

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from .ctc import Vocabulary
-from .errors import ModelLoadError
+from .errors import ModelLoadError, OptionsError
+from .language import language_code
 from .options import DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S, ModelOptions
 from .resolve import BundledModelWarning, resolve_model
 
@@ -31,6 +32,7 @@ class CTCModel:
         tokenizer: Any,
         name: str,
         autocast: torch.dtype | None = None,
+        revision: str | None = None,
     ) -> None:
         self.model = model
         self.autocast = autocast  # run in this precision, weights kept float32 (CPU)
@@ -40,6 +42,11 @@ class CTCModel:
         self.hop: int = _frame_hop(model.config)
         self.frame_seconds = self.hop / self.sampling_rate
         self.vocab = _vocabulary(tokenizer)
+        self.tokenizer, self.revision = tokenizer, revision
+        self.languages = _languages(model, tokenizer)  # a multilingual adapter model's (MMS)
+        self.language: str | None = (
+            getattr(tokenizer, "target_lang", None) if self.languages else None
+        )
         self.min_samples = self._min_samples()
         # A model may ask for its own window (chunk, stride) in seconds, e.g. one whose
         # attention cost explodes on long windows or that was trained on short utterances.
@@ -49,6 +56,22 @@ class CTCModel:
             if window
             else (DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S)
         )
+
+    def use_language(self, requested: str) -> None:
+        """Switch a multilingual adapter model to another language: adapter and vocabulary."""
+        if not self.languages:
+            raise OptionsError(_one_language(self.name, requested))
+        code = language_code(requested, self.languages, self.name)
+        if code == self.language:
+            return
+        if not isinstance(self.model.lm_head, torch.nn.Linear):  # int8: quantised at load
+            raise OptionsError(
+                f"an int8-quantised model keeps the language it was loaded with ({self.language}); "
+                f"load it with language={code!r} (--language {code}) instead"
+            )
+        _load_language(self.model, self.tokenizer, code, self.name, self.revision)
+        self.vocab = _vocabulary(self.tokenizer)
+        self.language = code
 
     @property
     def device(self) -> torch.device:
@@ -142,7 +165,14 @@ def load_model(options: ModelOptions) -> CTCModel:
         raise ModelLoadError(_load_hint(location, err)) from err
     feature_extractor, tokenizer = _processor(location, options.revision)
     if options.language:
-        _choose_language(model, tokenizer, options.language, choice.name, options.revision)
+        languages = _languages(model, tokenizer)
+        if not languages:
+            raise ModelLoadError(_one_language(choice.name, options.language))
+        try:
+            code = language_code(options.language, languages, choice.name)
+        except OptionsError as err:
+            raise ModelLoadError(str(err)) from None
+        _load_language(model, tokenizer, code, choice.name, options.revision)
     dtype = _TORCH_DTYPES[options.dtype]
     # On CPU, autocast runs matrix products in bf16/fp16 but keeps norms and softmax in
     # float32: measured faster (18.6x vs 17.3x real time, base size, 1 thread) and closer
@@ -151,7 +181,7 @@ def load_model(options: ModelOptions) -> CTCModel:
     model = model.to(device=device, dtype=torch.float32 if autocast else dtype).eval()
     if options.quantize == "int8":
         model = _quantize_int8(model, device)
-    return CTCModel(model, feature_extractor, tokenizer, choice.name, autocast)
+    return CTCModel(model, feature_extractor, tokenizer, choice.name, autocast, options.revision)
 
 
 def _quantize_int8(model: Any, device: torch.device) -> Any:
@@ -183,37 +213,29 @@ def _processor(name: str, revision: str | None) -> tuple[Any, Any]:
         ) from err
 
 
-def _choose_language(
-    model: Any, tokenizer: Any, language: str, name: str, revision: str | None
-) -> None:
-    """Load a multilingual model's adapter and vocabulary for one language (MMS)."""
+def _languages(model: Any, tokenizer: Any) -> list[str]:
+    """The languages of a multilingual adapter model (MMS), else none."""
     adapters = getattr(model.config, "adapter_attn_dim", None) and hasattr(model, "load_adapter")
-    languages = _languages(tokenizer)
-    if not adapters or not languages:
-        raise ModelLoadError(
-            f"{name} has one language, so it takes no language={language!r}; languages are "
-            "chosen in multilingual adapter models such as facebook/mms-1b-all"
-        )
-    if language not in languages:
-        raise ModelLoadError(f"{name} has no language {language!r}; it has {_some(languages)}")
-    try:
-        model.load_adapter(language, revision=revision)
-    except (OSError, ValueError) as err:
-        raise ModelLoadError(f"{name}: could not load the {language!r} adapter ({err})") from err
-    tokenizer.set_target_lang(language)
-
-
-def _languages(tokenizer: Any) -> list[str]:
-    """The languages of a tokenizer with one vocabulary per language (else none)."""
     vocab = getattr(tokenizer, "vocab", None)
-    if not isinstance(vocab, dict) or not all(isinstance(v, dict) for v in vocab.values()):
+    if not adapters or not isinstance(vocab, dict):
         return []
-    return sorted(vocab)
+    return sorted(vocab) if all(isinstance(v, dict) for v in vocab.values()) else []
 
 
-def _some(names: list[str], shown: int = 12) -> str:
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
+def _one_language(name: str, language: str) -> str:
+    return (
+        f"{name} has one language, so it takes no language={language!r}; languages are "
+        "chosen in multilingual adapter models such as facebook/mms-1b-all"
+    )
+
+
+def _load_language(model: Any, tokenizer: Any, code: str, name: str, revision: str | None) -> None:
+    """Load one language's adapter weights and vocabulary into a multilingual model."""
+    try:
+        model.load_adapter(code, revision=revision)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{name}: could not load the {code!r} adapter ({err})") from err
+    tokenizer.set_target_lang(code)
 
 
 def _device(device: str) -> torch.device:

@@ -109,6 +109,9 @@ class TranscribeOptions:
     char_timestamps: also report each character's start, end and confidence.
     allow_truncated: transcribe what decodes of a file that is cut short, instead of
         raising TruncatedAudioError.
+    language: switch a multilingual adapter model (MMS) to this language first: its
+        ISO 639-3 code ("fra") or the ISO 639-1 one ("fr"); OptionsError for a model with
+        one language or without this one.
     """
 
     sample_rate: int | Literal["auto"] | None = None
@@ -124,6 +127,7 @@ class TranscribeOptions:
     allow_truncated: bool = False
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
     check_rate: bool = False
+    language: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.sample_rate, str) and self.sample_rate != "auto":

@@ -1,9 +1,11 @@
 """An OpenAI-compatible HTTP shell: `POST /v1/audio/transcriptions`, one model loaded once.
 
 Clients written for OpenAI's transcription endpoint (the `openai` SDK, curl scripts) work
-unchanged against `wav2text serve`. Their `model`, `language`, `prompt` and `temperature`
-fields are accepted and ignored: the server runs the CTC model it was started with, and a
-CTC model has one language and no sampling temperature. wav2text's own fields `sample_rate`,
+unchanged against `wav2text serve`. Their `model`, `prompt` and `temperature` fields are
+accepted and ignored: the server runs the CTC model it was started with, and a CTC model has
+no prompt and no sampling temperature. `language` switches a multilingual adapter model
+(MMS) to that language for the request, and is ignored by a model with one language (as
+OpenAI clients often send it). wav2text's own fields `sample_rate`,
 `raw` and `channels` describe headerless PCM uploads, as the CLI options of the same names do.
 Needs the `server` extra: `pip install 'wav2text[server]'`.
 """
@@ -26,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import OptionsError, Wav2TextError, reason
+from .language import language_code
 from .options import RAW_FORMATS, RawFormat, ServerLimits, TranscribeOptions
 from .pipeline import Transcriber
 from .results import Segment, Transcript
@@ -92,13 +95,14 @@ def create_app(
         try:
             request_options = _request_options(defaults, sample_rate, raw, channels)
             fmt = _response_format(response_format, granularities)
+            chosen = _language(transcriber, language)
         except OptionsError as error:
             return _error(str(error))
         with model_turn():  # the upload is spooled to disk past 1 MB and decoded from there
-            outcome = _transcribe(transcriber, file.file, request_options)
+            outcome = _transcribe(transcriber, file.file, replace(request_options, language=chosen))
         if isinstance(outcome, Response):
             return outcome
-        return _respond(outcome, fmt, granularities, language)
+        return _respond(outcome, fmt, granularities, transcriber.model.language or language)
 
     return app
 
@@ -163,6 +167,14 @@ class _UploadLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _error(self._message(), status=413)(scope, receive, send)
+
+
+def _language(transcriber: Transcriber, language: str | None) -> str | None:
+    """The adapter a multilingual model runs this request in; None keeps the current one."""
+    model = transcriber.model
+    if not language or not model.languages:
+        return None
+    return language_code(language, model.languages, model.name)
 
 
 def _request_options(
