@@ -13,6 +13,7 @@ import torch
 from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2FeatureExtractor
 
 FRAME, HOP, FFT, PREEMPHASIS, MEL_FLOOR = 400, 160, 512, 0.97, 1.192092955078125e-07
+VTLP_CUTOFF_HZ = 4800.0  # the warp is linear up to about here, then bends to meet Nyquist
 
 
 def bert_extractor() -> SeamlessM4TFeatureExtractor:
@@ -37,18 +38,41 @@ class Fbank:
         n = 1 + (n_samples - FRAME) // HOP if n_samples >= FRAME else 0
         return n // 2
 
-    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
-        """One utterance (samples,) in [-1, 1] -> (frames, 160)."""
+    def __call__(self, waveform: torch.Tensor, warp: float = 1.0) -> torch.Tensor:
+        """One utterance (samples,) in [-1, 1] -> (frames, 160). `warp` != 1 stretches the
+        spectrum's frequency axis (vocal tract length perturbation, see `warped`)."""
         frames = (waveform.float() * 32768).unfold(0, FRAME, HOP)  # (T, 400)
         frames = frames - frames.mean(dim=1, keepdim=True)
         frames = torch.cat(
             [frames[:, :1] * (1 - PREEMPHASIS), frames[:, 1:] - PREEMPHASIS * frames[:, :-1]], dim=1
         )
         spectrum = torch.fft.rfft(frames * self.window, n=FFT).abs().pow(2)
+        if warp != 1.0:
+            spectrum = warped(spectrum, warp)
         logmel = torch.log(torch.clamp(spectrum @ self.mel, min=MEL_FLOOR))
         logmel = (logmel - logmel.mean(0)) / torch.sqrt(logmel.var(0) + 1e-7)
         usable = logmel.shape[0] // 2 * 2
         return logmel[:usable].reshape(usable // 2, 160)
+
+
+def warped(spectrum: torch.Tensor, alpha: float, rate: int = 16000) -> torch.Tensor:
+    """Vocal tract length perturbation (Jaitly & Hinton, 2013): what was at f moves to
+    alpha * f (formants and harmonics together; alpha > 1 sounds like a shorter vocal tract,
+    as in most women's and children's voices) while the tempo stays: unlike speed or pitch
+    shifts on the waveform, it never teaches the model that slowed speech sounds normal,
+    which the sampling-rate judge relies on. The map is piecewise linear so that 0 and
+    Nyquist stay put."""
+    nyquist = rate / 2
+    bins = torch.linspace(0, nyquist, spectrum.shape[-1], dtype=torch.float64)
+    knee = VTLP_CUTOFF_HZ * min(alpha, 1.0) / alpha
+    upper = nyquist - (nyquist - VTLP_CUTOFF_HZ * min(alpha, 1.0)) / (nyquist - knee) * (
+        nyquist - bins
+    )
+    moved = torch.where(bins <= knee, bins * alpha, upper)  # where each source bin goes
+    source = np.interp(bins.numpy(), moved.numpy(), bins.numpy()) / nyquist * (len(bins) - 1)
+    low = torch.from_numpy(np.floor(source)).long().clamp(max=len(bins) - 2)
+    share = torch.from_numpy(source).float() - low.float()
+    return spectrum[..., low] * (1 - share) + spectrum[..., low + 1] * share
 
 
 def waveform_input(waveform: torch.Tensor) -> torch.Tensor:

@@ -70,12 +70,15 @@ class Inputs:
         self.arch = arch
         self.fbank = Fbank()
 
-    def __call__(self, waves: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    def __call__(
+        self, waves: list[np.ndarray], warps: list[float] | None = None
+    ) -> dict[str, torch.Tensor]:
+        warps = warps or [1.0] * len(waves)
         feats = [
-            self.fbank(torch.from_numpy(w))
+            self.fbank(torch.from_numpy(w), warp)
             if self.arch == "w2v-bert"
             else waveform_input(torch.from_numpy(w))
-            for w in waves
+            for w, warp in zip(waves, warps, strict=True)
         ]
         longest = max(len(f) for f in feats)
         values = torch.zeros((len(feats), longest, *feats[0].shape[1:]))
@@ -150,6 +153,8 @@ class Run:
             self.optimiser.load_state_dict(state["optimiser"])
             self.progress = state["progress"]
         bert = self.config.model_type == "wav2vec2-bert"
+        if args.vtlp and not bert:
+            raise SystemExit("--vtlp warps log-mel features: it needs --arch w2v-bert")
         self.inputs = Inputs("w2v-bert" if bert else "w2v2")
         self.model.train()
 
@@ -176,12 +181,18 @@ class Run:
             augment(corpus.samples(i), rng) if rng.random() < share else corpus.samples(i)
             for i in batch
         ]
+        warps = None  # (no draws without --vtlp: older runs resume on the same random stream)
+        if args.vtlp and not args.no_augment:
+            low, high = args.vtlp
+            warps = [
+                rng.uniform(low, high) if rng.random() < args.vtlp_share else 1.0 for _ in batch
+            ]
         lr = learning_rate(progress["hours"], args.hours, args.lr, args.warmup_hours)
         for group in self.optimiser.param_groups:
             group["lr"] = lr
         with torch.autocast("cpu", torch.bfloat16, enabled=args.bf16):
             loss = self.model(
-                **self.inputs(waves), labels=labels([corpus.texts[i] for i in batch])
+                **self.inputs(waves, warps), labels=labels([corpus.texts[i] for i in batch])
             ).loss
         self.optimiser.zero_grad()
         loss.backward()
@@ -287,6 +298,14 @@ def main() -> None:
     )
     parser.add_argument("--subset", type=int, default=0)
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument(
+        "--vtlp",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="vocal tract length perturbation: warp factors drawn from [LOW, HIGH]",
+    )
+    parser.add_argument("--vtlp-share", type=float, default=0.5, help="of utterances warped")
     parser.add_argument("--mask-time-prob", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-minutes", type=float, default=10.0)
