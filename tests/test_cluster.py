@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +20,15 @@ import ray
 from conftest import free_port, noisy_tone
 from wav2text import ModelOptions, TranscribeOptions, Transcriber
 from wav2text.batch import Sink, run_batch
-from wav2text.cluster import DIED, RayOptions, TranscribeWorker, drive, run_on_ray, start_workers
+from wav2text.cluster import (
+    DIED,
+    RayOptions,
+    TranscribeWorker,
+    _probe,
+    drive,
+    run_on_ray,
+    start_workers,
+)
 from wav2text.errors import OptionsError
 from wav_files import write_s16_wav
 
@@ -135,4 +147,45 @@ def test_nothing_listening_at_the_address_fails_at_once(
             RayOptions(address=f"127.0.0.1:{port}"),
         )
     assert time.monotonic() - started < 30  # ray.init alone waits minutes here
+    assert not ray.is_initialized() and not (tmp_path / "out").exists()
+
+
+def test_a_real_cluster_passes_the_probe(cluster: None) -> None:
+    _probe(ray.get_runtime_context().gcs_address)  # Ray's own GCS answers HTTP/2
+
+
+@pytest.mark.parametrize("service", ["http", "silent"])
+def test_a_service_that_is_not_ray_is_refused_at_once(
+    tiny_dir: Path, inputs: list[str], tmp_path: Path, service: str
+) -> None:
+    """The common slip: the dashboard's address (HTTP) instead of the cluster's."""
+    if service == "http":
+        server: Any = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), http.server.BaseHTTPRequestHandler
+        )
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+    else:  # accepts connections and never says a word
+        server = socket.create_server(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+    started = time.monotonic()
+    try:
+        with pytest.raises(
+            OptionsError, match=f"127.0.0.1:{port} answers, but not as a Ray cluster"
+        ):
+            run_on_ray(
+                ModelOptions(str(tiny_dir)),
+                inputs[:1],
+                TranscribeOptions(),
+                ["txt"],
+                tmp_path / "out",
+                RayOptions(address=f"127.0.0.1:{port}"),
+            )
+    finally:
+        if service == "http":
+            server.shutdown()
+            server.server_close()
+        else:
+            server.close()
+    assert time.monotonic() - started < 30
     assert not ray.is_initialized() and not (tmp_path / "out").exists()

@@ -102,17 +102,50 @@ def _connect(address: str | None) -> None:
 
 
 def _probe(address: str) -> None:
-    """Fail at once where nothing listens: ray.init retries such an address for minutes."""
+    """Fail at once where no Ray cluster answers: ray.init retries such an address for
+    minutes. Ray speaks gRPC, whose servers answer HTTP/2's opening with a SETTINGS frame;
+    a dashboard (port 8265) or any other service does not."""
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         return  # "auto", "local" or a form Ray itself will judge
     try:
-        socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT_S).close()
+        connection = socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT_S)
     except OSError as err:
         raise OptionsError(
             f"cannot reach the Ray cluster at {address}: nothing answers there ({err}); "
             "start one with `ray start --head` or check the address"
         ) from err
+    with connection:
+        if os.environ.get("RAY_USE_TLS", "0") not in ("0", ""):
+            return  # the opening would have to go through TLS first: leave it to Ray
+        answer = _first_frame(connection)
+    if len(answer) < len(_FRAME_HEADER) or answer[3] != _SETTINGS:
+        raise OptionsError(
+            f"{address} answers, but not as a Ray cluster does (Ray speaks gRPC; this answered "
+            f"{answer[:32]!r}); give the address `ray start --head` printed (port 6379 unless "
+            "changed; 8265 is Ray's dashboard, 10001 its client server: ray://HOST:10001)"
+        )
+
+
+_FRAME_HEADER = bytes(9)  # HTTP/2: length (3 bytes), type, flags, stream id (4 bytes)
+_SETTINGS = 4
+_HTTP2_OPENING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, _SETTINGS, 0, 0, 0, 0, 0])
+
+
+def _first_frame(connection: socket.socket) -> bytes:
+    """The first 9 bytes answered to HTTP/2's client opening (fewer if it closes or waits)."""
+    answer = b""
+    try:
+        connection.settimeout(PROBE_TIMEOUT_S)
+        connection.sendall(_HTTP2_OPENING)
+        while len(answer) < len(_FRAME_HEADER):
+            chunk = connection.recv(len(_FRAME_HEADER) - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+    except OSError:
+        pass  # a reset or silence: judged by what came before it
+    return answer
 
 
 def start_workers(
