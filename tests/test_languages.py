@@ -97,6 +97,7 @@ def test_transcribe_options_choose_the_language(mms: Path) -> None:
     french = transcriber.transcribe(audio, replace(options, language="fra"))
     assert french.words and french.text == loaded_french.text != english.text
     assert [w.confidence for w in french.words] == [w.confidence for w in loaded_french.words]
+    assert transcriber.transcribe(audio, options).text == english.text  # none named: loaded one
 
 
 def test_a_call_for_a_language_the_model_lacks_is_refused(mms: Path, tiny_dir: Path) -> None:
@@ -126,13 +127,17 @@ def test_the_server_takes_the_language_of_each_request(mms: Path) -> None:
     }
     client = TestClient(create_app(transcriber, options))
 
-    def ask(language: str) -> dict:
-        fields = {"raw": "s16le", "response_format": "verbose_json", "language": language}
+    def ask(language: str | None) -> dict:
+        fields = {"raw": "s16le", "response_format": "verbose_json"}
+        fields |= {"language": language} if language else {}
         files = {"file": ("a.raw", body, "application/octet-stream")}
         return client.post("/v1/audio/transcriptions", data=fields, files=files).json()
 
     french, english, german = ask("fr"), ask("en"), ask("de")
     assert (french["text"], french["language"]) == (expected["fra"], "fra")
     assert (english["text"], english["language"]) == (expected["eng"], "eng")
+    ask("fra")
+    unnamed = ask(None)  # the language the server was started in, whatever came before
+    assert (unnamed["text"], unnamed["language"]) == (expected["eng"], "eng")
     assert expected["fra"] != expected["eng"]
     assert "has no language 'de' (deu in ISO 639-3)" in german["error"]["message"]

@@ -47,6 +47,7 @@ class CTCModel:
         self.language: str | None = (
             getattr(tokenizer, "target_lang", None) if self.languages else None
         )
+        self.loaded_language = self.language  # what a call that names none runs in
         self.min_samples = self._min_samples()
         # A model may ask for its own window (chunk, stride) in seconds, e.g. one whose
         # attention cost explodes on long windows or that was trained on short utterances.
@@ -57,8 +58,13 @@ class CTCModel:
             else (DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S)
         )
 
-    def use_language(self, requested: str) -> None:
-        """Switch a multilingual adapter model to another language: adapter and vocabulary."""
+    def use_language(self, requested: str | None) -> None:
+        """Switch a multilingual adapter model to another language: adapter and vocabulary.
+        None: back to the language it was loaded with (no-op for a one-language model)."""
+        if requested is None:
+            if self.language != self.loaded_language:
+                self.use_language(self.loaded_language)
+            return
         if not self.languages:
             raise OptionsError(_one_language(self.name, requested))
         code = language_code(requested, self.languages, self.name)

@@ -109,9 +109,9 @@ class TranscribeOptions:
     char_timestamps: also report each character's start, end and confidence.
     allow_truncated: transcribe what decodes of a file that is cut short, instead of
         raising TruncatedAudioError.
-    language: switch a multilingual adapter model (MMS) to this language first: its
-        ISO 639-3 code ("fra") or the ISO 639-1 one ("fr"); OptionsError for a model with
-        one language or without this one.
+    language: run a multilingual adapter model (MMS) in this language: its ISO 639-3
+        code ("fra") or the ISO 639-1 one ("fr"); None: the language it was loaded with.
+        OptionsError for a model with one language or without this one.
     """
 
     sample_rate: int | Literal["auto"] | None = None

@@ -80,8 +80,7 @@ class Transcriber:
         it (the others carry on). Segments of consecutive inputs share forward passes when
         options.batch_size > 1, so many short files fill batches too."""
         options = options or TranscribeOptions()
-        if options.language:
-            self.model.use_language(options.language)
+        self.model.use_language(options.language)  # None: the language it was loaded in
         jobs: dict[int, _Job] = {}
         failures: dict[int, Exception] = {}
         tagged = self._tagged_pieces(sources, options, jobs, failures)

@@ -100,9 +100,10 @@ def create_app(
             return _error(str(error))
         with model_turn():  # the upload is spooled to disk past 1 MB and decoded from there
             outcome = _transcribe(transcriber, file.file, replace(request_options, language=chosen))
+            ran_in = transcriber.model.language  # (the next request may switch it)
         if isinstance(outcome, Response):
             return outcome
-        return _respond(outcome, fmt, granularities, transcriber.model.language or language)
+        return _respond(outcome, fmt, granularities, ran_in or language)
 
     return app
 
@@ -170,7 +171,8 @@ class _UploadLimit:
 
 
 def _language(transcriber: Transcriber, language: str | None) -> str | None:
-    """The adapter a multilingual model runs this request in; None keeps the current one."""
+    """The language a multilingual model runs this request in; None: the one it was
+    started with. A one-language model ignores the field (OpenAI clients often send it)."""
     model = transcriber.model
     if not language or not model.languages:
         return None
