@@ -149,7 +149,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--language",
         metavar="CODE",
-        help="language adapter of a multilingual model, e.g. fra for facebook/mms-1b-all",
+        help="language of a multilingual adapter model, e.g. fra or fr for facebook/mms-1b-all "
+        "(serve: the default for requests that name none)",
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--dtype", default="float32", choices=DTYPES)
