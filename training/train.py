@@ -130,6 +130,18 @@ def evaluate(model: Any, inputs: Inputs, corpus: Corpus, limit: int, bf16: bool)
     return {"cer": jiwer.cer(refs, hyps), "wer": jiwer.wer(refs, hyps), "example": hyps[0]}
 
 
+def initial_weights(path: Path) -> dict:
+    """Weights to start a new run from: a run's checkpoint file, or an exported model
+    directory (the shipped `src/wav2text/bundled/demo-en`, so a fresh machine can go on
+    from the shipped weights without the run that made them)."""
+    if not path.is_dir():
+        return torch.load(path, weights_only=False)
+    from transformers import AutoModelForCTC
+
+    model = AutoModelForCTC.from_pretrained(path)
+    return {"config": model.config, "model": model.state_dict()}
+
+
 class Run:
     """One training run: model, optimiser and progress, saved to and resumed from RUN/."""
 
@@ -139,7 +151,7 @@ class Run:
         self.args = args
         self.path = args.run / "checkpoint.pt"
         state = torch.load(self.path, weights_only=False) if self.path.exists() else None
-        start = state or (torch.load(args.init, weights_only=False) if args.init else None)
+        start = state or (initial_weights(args.init) if args.init else None)
         self.config = start["config"] if start else config(args.arch, args.width, args.layers)
         self.config.mask_time_prob = args.mask_time_prob
         self.model = AutoModelForCTC.from_config(self.config)
@@ -273,7 +285,8 @@ def main() -> None:
     parser.add_argument(
         "--init",
         type=Path,
-        help="a new run starts from this checkpoint's weights (fresh optimiser and schedule)",
+        help="a new run starts from these weights (fresh optimiser and schedule): "
+        "a checkpoint file or an exported model directory",
     )
     parser.add_argument("--arch", choices=("w2v-bert", "w2v2"), default="w2v-bert")
     parser.add_argument("--width", type=int, default=144)
