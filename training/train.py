@@ -278,7 +278,7 @@ def train(args: argparse.Namespace) -> None:
         run_tests(10**9, final=True)
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path)
     parser.add_argument("--corpus", type=Path, required=True)
@@ -324,7 +324,11 @@ def main() -> None:
     parser.add_argument("--eval-minutes", type=float, default=10.0)
     parser.add_argument("--eval-utterances", type=int, default=64)
     parser.add_argument("--save-minutes", type=float, default=3.0)
-    train(parser.parse_args())
+    return parser
+
+
+def main() -> None:
+    train(arguments().parse_args())
 
 
 if __name__ == "__main__":

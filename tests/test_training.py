@@ -1,0 +1,67 @@
+"""The training recipe's parts that CI can check without training: features, VTLP, and
+continuing from the shipped weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from training.export import export
+from training.features import FFT, check_against_extractor, warped
+from training.train import Run, arguments
+
+from wav2text.resolve import BUNDLED_DIR
+
+RATE = 16000
+BIN_HZ = RATE / FFT
+
+
+def test_training_features_equal_the_shipped_extractor() -> None:
+    assert check_against_extractor() < 1e-3
+
+
+def tone_spectrum(hertz: float) -> torch.Tensor:
+    t = np.arange(FFT) / RATE
+    frame = np.sin(2 * np.pi * hertz * t) * np.hanning(FFT)
+    return torch.from_numpy(np.abs(np.fft.rfft(frame)) ** 2).float()
+
+
+def peak_hz(spectrum: torch.Tensor) -> float:
+    return float(torch.argmax(spectrum)) * BIN_HZ
+
+
+@pytest.mark.parametrize("alpha", [0.9, 1.15, 1.3])
+def test_vtlp_moves_what_was_at_f_to_alpha_f(alpha: float) -> None:
+    """Below the knee (4.8 kHz) every frequency f lands at alpha * f: 1 kHz at 1.15 is
+    1150 Hz, a shorter vocal tract. A warp in the wrong direction (f / alpha) fails."""
+    for hertz in (500.0, 1000.0, 2000.0):
+        assert abs(peak_hz(warped(tone_spectrum(hertz), alpha)) - alpha * hertz) <= BIN_HZ
+
+
+def test_vtlp_keeps_zero_and_nyquist_and_is_identity_at_one() -> None:
+    spectrum = torch.rand(3, FFT // 2 + 1)
+    assert torch.allclose(warped(spectrum, 1.0), spectrum)
+    for alpha in (0.9, 1.3):
+        out = warped(spectrum, alpha)
+        assert torch.allclose(out[..., 0], spectrum[..., 0])
+        assert torch.allclose(out[..., -1], spectrum[..., -1])
+
+
+def test_a_run_continues_from_the_shipped_weights(tmp_path: Path) -> None:
+    """`train --init src/wav2text/bundled/demo-en` starts from exactly the shipped weights:
+    its first checkpoint exports back to the same tensors."""
+    args = arguments().parse_args(
+        [str(tmp_path / "run"), "--corpus", str(tmp_path), "--init", str(BUNDLED_DIR)]
+    )
+    args.run.mkdir()
+    run = Run(args)
+    assert run.progress["hours"] == 0.0 and run.progress["step"] == 0  # a new schedule
+    run.save()
+    export(args.run, tmp_path / "out")
+    shipped = load_file(BUNDLED_DIR / "model.safetensors")
+    again = load_file(tmp_path / "out" / "model.safetensors")
+    assert shipped.keys() == again.keys()
+    assert all(torch.equal(shipped[k], again[k]) for k in shipped)
