@@ -101,12 +101,15 @@ def held_out_utterances(split: str, count: int) -> list[tuple[np.ndarray, str]]:
 
 
 # What the model card promises on held-out sentences by seen voices (measured there with
-# VAD segmentation: CER 0.130, WER 0.439 on all 300 test utterances, 0.128 / 0.437 on these
-# 40; the weights before these had 0.164 / 0.505 on these 40). The quality bar of the issue,
-# CER 0.10 and WER 0.25, is not reached yet; these bounds catch worse weights, the earlier
-# ones included.
+# VAD segmentation: CER 0.126, WER 0.428 on all 300 test utterances, 0.130 / 0.441 on these
+# 40; the weights before these had 0.128 / 0.437 here, those before them 0.164 / 0.505) and
+# by the held-out voice (0.344 / 0.794 on all 150, 0.354 / 0.804 on the first 30; the
+# weights before these, trained without vocal tract length perturbation, 0.584 / 0.967).
+# The quality bar of the issue (CER 0.10 / WER 0.25; 0.25 on the held-out voice) is not
+# reached yet; these bounds catch worse weights, the earlier ones included.
 CLAIMED_CER, CLAIMED_WER = 0.15, 0.48
-SAMPLE_CER = 0.20  # one sentence, one voice: 0.164 measured; looser than over 40 utterances
+HELD_OUT_VOICE_CER = 0.45
+SAMPLE_CER = 0.20  # one sentence, one voice: 0.119 measured; looser than over 40 utterances
 
 
 def test_quality_on_held_out_sentences(bundled: Transcriber) -> None:
@@ -117,6 +120,13 @@ def test_quality_on_held_out_sentences(bundled: Transcriber) -> None:
         hyps.append(bundled.transcribe(audio, TranscribeOptions(sample_rate=16000)).text)
     assert jiwer.cer(refs, hyps) <= CLAIMED_CER
     assert jiwer.wer(refs, hyps) <= CLAIMED_WER
+
+
+def test_quality_on_the_held_out_voice(bundled: Transcriber) -> None:
+    """The model card's claim for a voice never heard in training (flite/festival `slt`)."""
+    utterances = held_out_utterances("test-held-out-voice", 30)
+    hyps = [bundled.transcribe(a, TranscribeOptions(sample_rate=16000)).text for a, _ in utterances]
+    assert jiwer.cer([text for _, text in utterances], hyps) <= HELD_OUT_VOICE_CER
 
 
 # --- transcript-level invariance across containers, rates, layouts -------------------
