@@ -193,11 +193,13 @@ def test_same_words_at_every_rate_and_codec(
     bundled: Transcriber, spoken: tuple[Path, str], tmp_path: Path, variant: str
 ) -> None:
     """Resampled or lossy audio differs from the reference by a little noise. This small
-    model hesitates over some word boundaries, which may move; the letters stay (at most 2
-    of 45 may differ). The negative control below shows what a rate mistake does."""
+    model hesitates over some word boundaries, which may move, and over a letter or two
+    (at most 2 edits in the 45 letters). The negative control below shows what a rate
+    mistake does."""
     reference, text = spoken
     got = variant_text(bundled, reference, tmp_path, RESAMPLED[variant])
-    assert jiwer.cer(text.replace(" ", ""), got.replace(" ", "")) <= 0.045
+    letters = text.replace(" ", "")
+    assert round(jiwer.cer(letters, got.replace(" ", "")) * len(letters)) <= 2, got
 
 
 def test_negative_control_rate_not_handled_gives_other_words(
