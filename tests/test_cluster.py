@@ -132,20 +132,19 @@ def test_no_cluster_at_the_address_is_a_clear_error(tiny_dir: Path, inputs: list
     assert "Traceback" not in err
 
 
+def run_one_at(address: str, tiny_dir: Path, inputs: list[str], tmp_path: Path) -> None:
+    options = ModelOptions(str(tiny_dir))
+    out = tmp_path / "out"
+    run_on_ray(options, inputs[:1], TranscribeOptions(), ["txt"], out, RayOptions(address=address))
+
+
 def test_nothing_listening_at_the_address_fails_at_once(
     tiny_dir: Path, inputs: list[str], tmp_path: Path
 ) -> None:
     port = free_port()
     started = time.monotonic()
     with pytest.raises(OptionsError, match=f"127.0.0.1:{port}: nothing answers there"):
-        run_on_ray(
-            ModelOptions(str(tiny_dir)),
-            inputs[:1],
-            TranscribeOptions(),
-            ["txt"],
-            tmp_path / "out",
-            RayOptions(address=f"127.0.0.1:{port}"),
-        )
+        run_one_at(f"127.0.0.1:{port}", tiny_dir, inputs, tmp_path)
     assert time.monotonic() - started < 30  # ray.init alone waits minutes here
     assert not ray.is_initialized() and not (tmp_path / "out").exists()
 
@@ -173,14 +172,7 @@ def test_a_service_that_is_not_ray_is_refused_at_once(
         with pytest.raises(
             OptionsError, match=f"127.0.0.1:{port} answers, but not as a Ray cluster"
         ):
-            run_on_ray(
-                ModelOptions(str(tiny_dir)),
-                inputs[:1],
-                TranscribeOptions(),
-                ["txt"],
-                tmp_path / "out",
-                RayOptions(address=f"127.0.0.1:{port}"),
-            )
+            run_one_at(f"127.0.0.1:{port}", tiny_dir, inputs, tmp_path)
     finally:
         if service == "http":
             server.shutdown()
