@@ -141,3 +141,20 @@ def test_the_server_takes_the_language_of_each_request(mms: Path) -> None:
     assert (unnamed["text"], unnamed["language"]) == (expected["eng"], "eng")
     assert expected["fra"] != expected["eng"]
     assert "has no language 'de' (deu in ISO 639-3)" in german["error"]["message"]
+
+
+def test_interleaved_calls_each_keep_their_language(mms: Path) -> None:
+    """Two transcribe_many iterators on one model, advanced in turn: each call's transcripts
+    are in its own language, whichever ran last."""
+    clips = [noisy_tone(s, 16000) for s in (1.0, 1.5, 2.0)]
+    options = TranscribeOptions(sample_rate=16000, segmentation="window")
+    transcriber = Transcriber(str(mms))
+    alone = {
+        code: [t.text for t in transcriber.transcribe_many(clips, replace(options, language=code))]
+        for code in ("eng", "fra")
+    }
+    english = transcriber.transcribe_many(clips, replace(options, language="eng"))
+    french = transcriber.transcribe_many(clips, replace(options, language="fra"))
+    turns = [(next(english).text, next(french).text) for _ in clips]
+    assert [e for e, _ in turns] == alone["eng"] and [f for _, f in turns] == alone["fra"]
+    assert alone["eng"] != alone["fra"]

@@ -87,11 +87,12 @@ class Transcriber:
         for (k, piece), decision in self._decide(tagged, options.batch_size):
             if piece is not None and decision is not None:
                 jobs[k].frames.add(piece, *decision)
-            elif k in failures:
-                jobs.pop(k, None)
-                yield failures.pop(k)
-            else:
-                yield self._finish(jobs.pop(k), options)
+                continue
+            outcome = failures.pop(k) if k in failures else self._finish(jobs[k], options)
+            jobs.pop(k, None)
+            yield outcome
+            # While this iterator waited, another on the same model may have switched it.
+            self.model.use_language(options.language)
 
     def _tagged_pieces(
         self,
