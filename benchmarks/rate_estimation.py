@@ -14,7 +14,6 @@ R/2 or 2R, flagged with the true rate by --check-rate; false alarms on honest he
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from training.real import real_clips  # noqa: E402
+
 from wav2text import RawFormat, TranscribeOptions, Transcriber  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
 from wav2text.estimate import (  # noqa: E402
@@ -31,8 +32,6 @@ from wav2text.estimate import (  # noqa: E402
     check_stream,
     estimate_rate,
 )
-
-REAL = ROOT.parent / "shared" / "data" / "real"
 
 
 def synthetic(count: int) -> list[tuple[str, np.ndarray, int]]:
@@ -52,17 +51,11 @@ def synthetic(count: int) -> list[tuple[str, np.ndarray, int]]:
 
 
 def real(min_seconds: float = 2.0) -> list[tuple[str, np.ndarray, int]]:
-    with (REAL / "manifest.tsv").open() as file:
-        rows = [
-            r for r in csv.DictReader(file, delimiter="\t") if float(r["duration_s"]) >= min_seconds
-        ]
     out = []
-    for row in rows:
-        options = {}
-        if row["file"].endswith(".raw"):
-            options = {"raw": RawFormat("s16le", 1), "sample_rate": int(row["native_rate_hz"])}
-        audio = open_audio(REAL / row["file"], **options)  # type: ignore[arg-type]
-        out.append((row["file"], np.concatenate(list(to_mono(audio))), audio.rate))
+    for clip in real_clips(min_seconds=min_seconds):
+        options = clip.options()
+        audio = open_audio(clip.path, raw=options.raw, sample_rate=options.sample_rate)
+        out.append((clip.file, np.concatenate(list(to_mono(audio))), audio.rate))
     return out
 
 
@@ -158,7 +151,7 @@ def main() -> None:
     parser.add_argument("--voices", type=int, default=12, help="synthetic clips")
     args = parser.parse_args()
     transcriber = Transcriber(args.model)
-    clips = synthetic(args.voices) + (real() if REAL.exists() else [])
+    clips = synthetic(args.voices) + real()
     print(f"model {args.model}")
     estimation(transcriber, clips, list(CANDIDATE_RATES))
     mislabelling(transcriber, clips)

@@ -12,7 +12,6 @@ import pytest
 from tiny_models import make_model
 from wav2text import Transcriber
 
-SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 # CI sets this so that a missing tool fails the run instead of skipping tests.
 REQUIRE_TOOLS = os.environ.get("WAV2TEXT_REQUIRE_TOOLS") == "1"
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_REAL, noisy_tone
-from test_real_clips import ROWS, options_for
+from conftest import noisy_tone
+from test_real_clips import CLIPS
 from tiny_models import make_model
 from wav2text import ModelOptions, TranscribeOptions, Transcriber
 from wav2text.model import load_model
@@ -46,7 +46,7 @@ def test_batched_log_probs_equal_one_at_a_time_on_gpu(kind: Path, dtype: str) ->
 
 
 def sources() -> list[tuple[Path, TranscribeOptions]]:
-    real = [(SHARED_REAL / row["file"], options_for(row)) for row in ROWS]
+    real = [(clip.path, clip.options()) for clip in CLIPS]
     return [(SAMPLE, TranscribeOptions()), *real]
 
 

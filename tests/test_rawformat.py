@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from training.real import SHARED_REAL
 
-from conftest import REQUIRE_TOOLS, SHARED_REAL, need_tool
+from conftest import REQUIRE_TOOLS, need_tool
 from wav2text import InvalidAudioError, RawFormat, TranscribeOptions, Transcriber
 from wav2text.rawformat import HEAD_BYTES, detect_raw_format, smoothness
 

@@ -2,56 +2,39 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
+from training.real import SHARED_REAL, RealClip, real_clips
 
-from conftest import REQUIRE_TOOLS, SHARED_REAL
-from wav2text import RawFormat, TranscribeOptions, Transcriber
+from conftest import REQUIRE_TOOLS
+from wav2text import Transcriber
 
-
-def manifest() -> list[dict[str, str]]:
-    path = SHARED_REAL / "manifest.tsv"
-    if not path.exists():
-        return []
-    with path.open() as file:
-        return list(csv.DictReader(file, delimiter="\t"))
+CLIPS = real_clips(SHARED_REAL)
 
 
-ROWS = manifest()
-
-
-def options_for(row: dict[str, str]) -> TranscribeOptions:
-    if row["file"].endswith(".raw"):  # headerless: the manifest says how to read it
-        return TranscribeOptions(
-            raw=RawFormat("s16le", int(row["channels"])), sample_rate=int(row["native_rate_hz"])
-        )
-    return TranscribeOptions()
-
-
-@pytest.mark.skipif(not ROWS and not REQUIRE_TOOLS, reason="shared/data/real not present")
-@pytest.mark.parametrize("row", ROWS, ids=[r["file"] for r in ROWS])
-def test_real_clip_facts(tiny: Transcriber, row: dict[str, str]) -> None:
-    result = tiny.transcribe(SHARED_REAL / row["file"], options_for(row))
+@pytest.mark.skipif(not CLIPS and not REQUIRE_TOOLS, reason="shared/data/real not present")
+@pytest.mark.parametrize("clip", CLIPS, ids=[c.file for c in CLIPS])
+def test_real_clip_facts(tiny: Transcriber, clip: RealClip) -> None:
+    result = tiny.transcribe(clip.path, clip.options())
     info = result.audio
-    assert info.source_rate == int(row["native_rate_hz"])
-    assert info.channels == int(row["channels"])
+    assert info.source_rate == clip.rate
+    assert info.channels == clip.channels
     assert info.resampled == (info.source_rate != 16000)
     assert (info.downmix is not None) == (info.channels > 1)
     # ffprobe counts MP3 encoder padding that a gapless decode drops (up to ~0.1 s).
-    assert result.duration == pytest.approx(float(row["duration_s"]), abs=0.1)
-    container = row["container_codec"].split("/")[0].split(" ")[0]
+    assert result.duration == pytest.approx(clip.duration_s, abs=0.1)
+    container = clip.container_codec.split("/")[0].split(" ")[0]
     assert info.container == ("s16le" if container == "raw" else container)
 
 
 def test_real_clips_are_there_in_ci() -> None:
-    assert ROWS or not REQUIRE_TOOLS, f"expected the real clips at {SHARED_REAL}"
+    assert CLIPS or not REQUIRE_TOOLS, f"expected the real clips at {SHARED_REAL}"
 
 
 def test_all_kinds_of_real_input_present() -> None:
-    kinds = {Path(r["file"]).suffix for r in ROWS}
-    if ROWS:
+    kinds = {clip.path.suffix for clip in CLIPS}
+    if CLIPS:
         assert {".wav", ".flac", ".mp3", ".aiff", ".raw"} <= kinds
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from training.real import SHARED_REAL
 
-from conftest import SHARED_REAL
 from wav2text.audio import open_audio, to_mono
 from wav2text.rate import resample_stream
 from wav2text.segments import plan_cuts, speech_cuts

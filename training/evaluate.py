@@ -8,19 +8,18 @@ shared/data/real, and inference speed on one CPU thread.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import jiwer
 import numpy as np
 import torch
 
-from wav2text import RawFormat, TranscribeOptions, Transcriber
+from wav2text import TranscribeOptions, Transcriber
 from wav2text.options import SEGMENTATIONS
 
+from .real import SHARED_REAL, real_clips
 from .text import normalise
 from .train import Corpus
 
@@ -43,22 +42,13 @@ def split_scores(
 def real_clip_scores(
     transcriber: Transcriber, directory: Path, options: TranscribeOptions
 ) -> list[dict[str, object]]:
-    with (directory / "manifest.tsv").open() as file:
-        rows = list(csv.DictReader(file, delimiter="\t"))
     out = []
-    for row in rows:
-        clip_options = replace(options, sample_rate=None)  # the file's header says
-        if row["file"].endswith(".raw"):
-            clip_options = replace(
-                options,
-                raw=RawFormat("s16le", int(row["channels"])),
-                sample_rate=int(row["native_rate_hz"]),
-            )
-        hyp = transcriber.transcribe(directory / row["file"], clip_options).text
-        ref = normalise(row["transcript"])
+    for clip in real_clips(directory):
+        hyp = transcriber.transcribe(clip.path, clip.options(options)).text
+        ref = normalise(clip.transcript)
         out.append(
             {
-                "file": row["file"],
+                "file": clip.file,
                 "cer": jiwer.cer(ref, hyp),
                 "wer": jiwer.wer(ref, hyp),
                 "hypothesis": hyp,
@@ -87,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model")
     parser.add_argument("--corpus", type=Path, default=Path("runs/corpus"))
-    parser.add_argument("--real", type=Path, default=Path("../shared/data/real"))
+    parser.add_argument("--real", type=Path, default=SHARED_REAL)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--segmentation", choices=SEGMENTATIONS, default="vad")
     args = parser.parse_args()
@@ -97,8 +87,8 @@ def main() -> None:
     for split in SPLITS:
         report[split] = split_scores(transcriber, Corpus(args.corpus, split), options)
         print(split, report[split], flush=True)
-    if (args.real / "manifest.tsv").exists():
-        clips = real_clip_scores(transcriber, args.real, options)
+    clips = real_clip_scores(transcriber, args.real, options)
+    if clips:
         report["real"] = clips
         for clip in clips:
             scores = f"CER {clip['cer']:.3f} WER {clip['wer']:.3f}"
