@@ -66,14 +66,15 @@ def as_raw_s16le(samples: np.ndarray) -> bytes:
 def estimation(transcriber: Transcriber, clips: list, rates: list[int]) -> None:
     confusion = np.zeros((len(rates), len(rates) + 1), dtype=int)  # last column: abstained
     far_wrong, costs, same_text, compared = [], [], 0, 0
-    outcomes: list[tuple[int, int, float]] = []  # true rate, estimate, confidence
+    outcomes: list[tuple[int, int, float, float]] = []  # true, estimate, confidence, its p
     for name, samples, rate in clips:
         for t, true_rate in enumerate(rates):
             data = as_raw_s16le(soxr.resample(samples, rate, true_rate, quality="HQ"))
             decoded = open_audio(data, raw=RawFormat("s16le", 1), sample_rate=16000)
             estimate = estimate_rate(np.concatenate(list(to_mono(decoded))), transcriber.model)
             costs.append(estimate.cost_s)
-            outcomes.append((true_rate, estimate.rate, estimate.confidence))
+            top = estimate.probabilities[0][1]
+            outcomes.append((true_rate, estimate.rate, estimate.confidence, top))
             if estimate.confidence < MIN_CONFIDENCE:
                 confusion[t, -1] += 1
                 continue
@@ -106,20 +107,23 @@ def estimation(transcriber: Transcriber, clips: list, rates: list[int]) -> None:
     print(f"transcript with estimated rate == with true rate: {same_text}/{compared}")
 
 
-def thresholds(outcomes: list[tuple[int, int, float]]) -> None:
-    """What other confidence bars would give: the trade between refusing and being wrong."""
-    print("| confidence bar | exact | refused | confident, >10 % off | confident, <=10 % off |")
-    print("|---|---|---|---|---|")
-    for bar in (0.5, 0.6, 0.7, 0.8, 0.9):
-        answered = [(t, e) for t, e, c in outcomes if c >= bar]
-        exact = sum(t == e for t, e in answered)
-        far = sum(abs(np.log(e / t)) > np.log(1.1) for t, e in answered)
-        near = len(answered) - exact - far
-        n = len(outcomes)
-        print(
-            f"| {bar:.1f}{' (used)' if bar == MIN_CONFIDENCE else ''} | {exact / n:.1%} "
-            f"| {1 - len(answered) / n:.1%} | {far} | {near} |"
-        )
+def thresholds(outcomes: list[tuple[int, int, float, float]]) -> None:
+    """What other bars would give, for the confidence used (the probability within 10 % of
+    the estimate) and for the estimate's own probability: refusing against being wrong."""
+    print("| confidence | bar | exact | refused | confident, >10 % off | confident, <=10 % off |")
+    print("|---|---|---|---|---|---|")
+    for rule, column in (("within 10 %", 2), ("estimate alone", 3)):
+        for bar in (0.5, 0.6, 0.7, 0.8, 0.9):
+            answered = [(o[0], o[1]) for o in outcomes if o[column] >= bar]
+            exact = sum(t == e for t, e in answered)
+            far = sum(abs(np.log(e / t)) > np.log(1.1) for t, e in answered)
+            near = len(answered) - exact - far
+            n = len(outcomes)
+            used = " (used)" if column == 2 and bar == MIN_CONFIDENCE else ""
+            print(
+                f"| {rule} | {bar:.1f}{used} | {exact / n:.1%} "
+                f"| {1 - len(answered) / n:.1%} | {far} | {near} |"
+            )
 
 
 def mislabelling(transcriber: Transcriber, clips: list) -> None:

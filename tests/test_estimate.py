@@ -21,7 +21,7 @@ from wav2text import (
     UnknownSampleRateError,
 )
 from wav2text.audio import open_audio, to_mono
-from wav2text.estimate import _model_score, estimate_rate
+from wav2text.estimate import MIN_CONFIDENCE, _model_score, estimate_rate, probability_near
 from wav_files import write_s16_wav
 
 S16 = RawFormat("s16le", 1)
@@ -57,7 +57,7 @@ def test_estimated_rate_gives_the_true_rate_transcript(
     auto = bundled.transcribe(data, AUTO)
     known = bundled.transcribe(data, TranscribeOptions(raw=S16, sample_rate=rate))
     assert auto.audio.source_rate == rate and auto.audio.rate_source == "estimated"
-    assert auto.audio.rate_confidence is not None and auto.audio.rate_confidence >= 0.5
+    assert auto.audio.rate_confidence is not None and auto.audio.rate_confidence >= MIN_CONFIDENCE
     assert f"rate estimated {rate} Hz" in auto.audio.steps()
     assert auto.text == known.text
 
@@ -189,3 +189,14 @@ def test_check_rate_in_cli_and_inspect(speech: tuple[np.ndarray, int], tmp_path:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert '"likely_rate": 8000' in look.stdout
+
+
+def test_confidence_counts_neighbours_within_ten_percent() -> None:
+    """22050 and 24000 split the vote: one answer (the transcript barely differs). 8000 and
+    11025 (38 % apart) splitting it is doubt, and doubt is refused."""
+    split_near = ((24000, 0.45), (22050, 0.40), (16000, 0.15))
+    assert probability_near(split_near, 24000) == pytest.approx(0.85)
+    split_far = ((11025, 0.55), (8000, 0.45))
+    assert probability_near(split_far, 11025) == pytest.approx(0.55)
+    assert probability_near(split_far, 11025) < MIN_CONFIDENCE
+    assert probability_near(split_near, 24000) >= MIN_CONFIDENCE

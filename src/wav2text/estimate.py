@@ -25,7 +25,10 @@ from .options import CANDIDATE_RATES
 from .spectrum import STANDARD_RATES, effective_bandwidth, long_term_spectrum
 
 EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
-MIN_CONFIDENCE = 0.5
+MIN_CONFIDENCE = 0.7
+# Rates this close (22050/24000, 44100/48000: 8.8 %) move pitch and tempo by less than
+# speakers differ, and give the model nearly the same speech: one answer, not rivals.
+NEAR = 1.1
 _TEMPERATURE = 0.05  # score differences this large are worth a factor e in odds
 _EDGE_BONUS = 0.1  # score added where a spectral cut lands on a standard Nyquist
 _EDGE_TOLERANCE = 0.03  # |log(cut / nyquist)| counted as a match
@@ -35,7 +38,7 @@ _NOMINAL = 48000  # any rate: the cut is measured as a fraction of it
 @dataclass(frozen=True)
 class RateEstimate:
     rate: int
-    confidence: float  # the estimate's share of the probability over candidates
+    confidence: float  # probability that the true rate is within 10 % (NEAR) of `rate`
     runner_up: int
     probabilities: tuple[tuple[int, float], ...]  # candidate -> probability, best first
     excerpt_s: float  # seconds of audio scored per candidate
@@ -68,12 +71,17 @@ def estimate_rate(
     ranked = tuple((int(candidates[i]), float(probabilities[i])) for i in order)
     return RateEstimate(
         rate=ranked[0][0],
-        confidence=ranked[0][1],
+        confidence=probability_near(ranked, ranked[0][0]),
         runner_up=ranked[1][0] if len(ranked) > 1 else ranked[0][0],
         probabilities=ranked,
         excerpt_s=excerpt_s,
         cost_s=time.perf_counter() - started,
     )
+
+
+def probability_near(probabilities: Sequence[tuple[int, float]], rate: int) -> float:
+    """The probability of the candidates within NEAR of `rate` (itself included)."""
+    return sum(p for r, p in probabilities if abs(np.log(r / rate)) <= np.log(NEAR))
 
 
 def confident_rate(estimate: RateEstimate, threshold: float = MIN_CONFIDENCE) -> int:
