@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from training.real import real_clips  # noqa: E402
 
 from wav2text import RawFormat, TranscribeOptions, Transcriber  # noqa: E402
-from wav2text.audio import open_audio, to_mono  # noqa: E402
+from wav2text.audio import open_audio, open_with, to_mono  # noqa: E402
 from wav2text.estimate import (  # noqa: E402
     CANDIDATE_RATES,
     MIN_CONFIDENCE,
@@ -53,8 +53,7 @@ def synthetic(count: int) -> list[tuple[str, np.ndarray, int]]:
 def real(min_seconds: float = 2.0) -> list[tuple[str, np.ndarray, int]]:
     out = []
     for clip in real_clips(min_seconds=min_seconds):
-        options = clip.options()
-        audio = open_audio(clip.path, raw=options.raw, sample_rate=options.sample_rate)
+        audio = open_with(clip.path, clip.options())
         out.append((clip.file, np.concatenate(list(to_mono(audio))), audio.rate))
     return out
 
