@@ -28,7 +28,7 @@ from wav2text import RawFormat, TranscribeOptions, Transcriber  # noqa: E402
 from wav2text.audio import open_audio, open_with, to_mono  # noqa: E402
 from wav2text.estimate import (  # noqa: E402
     CANDIDATE_RATES,
-    MIN_CONFIDENCE,
+    RATE_CONFIDENCE,
     check_stream,
     estimate_rate,
 )
@@ -74,7 +74,7 @@ def estimation(transcriber: Transcriber, clips: list, rates: list[int]) -> None:
             costs.append(estimate.cost_s)
             top = estimate.probabilities[0][1]
             outcomes.append((true_rate, estimate.rate, estimate.confidence, top))
-            if estimate.confidence < MIN_CONFIDENCE:
+            if estimate.confidence < RATE_CONFIDENCE:
                 confusion[t, -1] += 1
                 continue
             confusion[t, rates.index(estimate.rate)] += 1
@@ -118,7 +118,7 @@ def thresholds(outcomes: list[tuple[int, int, float, float]]) -> None:
             far = sum(abs(np.log(e / t)) > np.log(1.1) for t, e in answered)
             near = len(answered) - exact - far
             n = len(outcomes)
-            used = " (used)" if column == 2 and bar == MIN_CONFIDENCE else ""
+            used = " (used)" if column == 2 and bar == RATE_CONFIDENCE else ""
             print(
                 f"| {rule} | {bar:.1f}{used} | {exact / n:.1%} "
                 f"| {1 - len(answered) / n:.1%} | {far} | {near} |"

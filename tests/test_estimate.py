@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from wav2text import (
     UnknownSampleRateError,
 )
 from wav2text.audio import open_audio, to_mono
-from wav2text.estimate import MIN_CONFIDENCE, _model_score, estimate_rate, probability_near
+from wav2text.cli import main
+from wav2text.estimate import RATE_CONFIDENCE, _model_score, estimate_rate, probability_near
 from wav_files import write_s16_wav
 
 S16 = RawFormat("s16le", 1)
@@ -57,7 +59,7 @@ def test_estimated_rate_gives_the_true_rate_transcript(
     auto = bundled.transcribe(data, AUTO)
     known = bundled.transcribe(data, TranscribeOptions(raw=S16, sample_rate=rate))
     assert auto.audio.source_rate == rate and auto.audio.rate_source == "estimated"
-    assert auto.audio.rate_confidence is not None and auto.audio.rate_confidence >= MIN_CONFIDENCE
+    assert auto.audio.rate_confidence is not None and auto.audio.rate_confidence >= RATE_CONFIDENCE
     assert f"rate estimated {rate} Hz" in auto.audio.steps()
     assert auto.text == known.text
 
@@ -73,7 +75,7 @@ def test_rates_8_8_percent_apart_may_be_confused_but_nothing_further(
     estimate = estimate_rate(np.frombuffer(raw_at(speech, rate), "<i2") / 32768, bundled.model)
     assert estimate.rate in (rate, neighbour)
     assert {estimate.rate, estimate.runner_up} == {rate, neighbour}
-    assert estimate.confidence >= MIN_CONFIDENCE
+    assert estimate.confidence >= RATE_CONFIDENCE
 
 
 def test_model_prefers_the_true_rate_to_double_or_half(
@@ -202,5 +204,29 @@ def test_confidence_counts_neighbours_within_ten_percent() -> None:
     assert probability_near(split_near, 24000) == pytest.approx(0.85)
     split_far = ((11025, 0.55), (8000, 0.45))
     assert probability_near(split_far, 11025) == pytest.approx(0.55)
-    assert probability_near(split_far, 11025) < MIN_CONFIDENCE
-    assert probability_near(split_near, 24000) >= MIN_CONFIDENCE
+    assert probability_near(split_far, 11025) < RATE_CONFIDENCE
+    assert probability_near(split_near, 24000) >= RATE_CONFIDENCE
+
+
+def test_the_confidence_bar_is_the_callers_choice(
+    bundled: Transcriber,
+    speech: tuple[np.ndarray, int],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same estimate answers under the default bar and is refused under a stricter one."""
+    data = raw_at(speech, 11025)
+    answered = bundled.transcribe(data, AUTO)
+    confidence = answered.audio.rate_confidence
+    assert confidence is not None and RATE_CONFIDENCE <= confidence < 1
+    strict = replace(AUTO, rate_confidence=(1 + confidence) / 2)
+    with pytest.raises(UnknownSampleRateError, match="best guesses"):
+        bundled.transcribe(data, strict)
+    path = tmp_path / "call.raw"
+    path.write_bytes(data)
+    args = ["transcribe", str(path), "--raw", "s16le", "--sample-rate", "auto"]
+    assert main([*args, "-m", BUNDLED_MODEL, "--rate-confidence", str(strict.rate_confidence)]) == 1
+    assert "could not tell the sampling rate" in capsys.readouterr().err
+    for bad in (0, 1.5):
+        with pytest.raises(OptionsError, match="rate_confidence is a probability"):
+            TranscribeOptions(rate_confidence=bad)

@@ -19,6 +19,7 @@ from .options import (
     DEFAULT_STRIDE_LENGTH_S,
     DTYPES,
     OUTPUT_FORMATS,
+    RATE_CONFIDENCE,
     RAW_FORMATS,
     SEGMENTATIONS,
     ModelOptions,
@@ -212,6 +213,13 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N|auto",
         help="rate of raw input; for files, overrides the header; auto: estimate it",
     )
+    parser.add_argument(
+        "--rate-confidence",
+        type=float,
+        default=RATE_CONFIDENCE,
+        metavar="P",
+        help=f"how sure --sample-rate auto must be to answer (default {RATE_CONFIDENCE})",
+    )
     parser.add_argument("--channels", type=int, default=1, help="channel count of raw input")
     parser.add_argument("--channel", type=int, help="keep only this channel (default: average)")
     parser.add_argument("--stream", type=int, default=0, help="audio stream index")
@@ -238,6 +246,7 @@ def _options(args: argparse.Namespace, **more: object) -> TranscribeOptions:
         stream_index=args.stream,
         channel=args.channel,
         allow_truncated=args.allow_truncated,
+        rate_confidence=args.rate_confidence,
         **more,  # type: ignore[arg-type]
     )
 

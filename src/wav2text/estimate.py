@@ -21,11 +21,10 @@ import soxr
 from .audio import DecodedAudio
 from .errors import UnknownSampleRateError
 from .model import CTCModel
-from .options import CANDIDATE_RATES
+from .options import CANDIDATE_RATES, RATE_CONFIDENCE
 from .spectrum import STANDARD_RATES, effective_bandwidth, long_term_spectrum
 
 EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
-MIN_CONFIDENCE = 0.7
 # Rates this close (22050/24000, 44100/48000: 8.8 %) move pitch and tempo by less than
 # speakers differ, and give the model nearly the same speech: one answer, not rivals.
 NEAR = 1.1
@@ -84,7 +83,7 @@ def probability_near(probabilities: Sequence[tuple[int, float]], rate: int) -> f
     return sum(p for r, p in probabilities if abs(np.log(r / rate)) <= np.log(NEAR))
 
 
-def confident_rate(estimate: RateEstimate, threshold: float = MIN_CONFIDENCE) -> int:
+def confident_rate(estimate: RateEstimate, threshold: float = RATE_CONFIDENCE) -> int:
     """The estimated rate, or UnknownSampleRateError when the evidence is too weak."""
     if estimate.confidence < threshold:
         raise UnknownSampleRateError(
@@ -98,7 +97,10 @@ SEARCH_S = 30.0  # the excerpt is sought in the first this-many seconds (at the 
 
 
 def estimate_stream(
-    audio: DecodedAudio, model: CTCModel, candidates: Sequence[int] = CANDIDATE_RATES
+    audio: DecodedAudio,
+    model: CTCModel,
+    candidates: Sequence[int] = CANDIDATE_RATES,
+    threshold: float = RATE_CONFIDENCE,
 ) -> tuple[DecodedAudio, RateEstimate | None]:
     """Estimate the rate of opened audio from its first blocks; the blocks stay intact.
 
@@ -109,7 +111,7 @@ def estimate_stream(
     if mono is None:
         return audio, None
     estimate = estimate_rate(mono, model, candidates)
-    rate = confident_rate(estimate)
+    rate = confident_rate(estimate, threshold)
     return replace(audio, rate=rate, rate_source="estimated"), estimate
 
 

@@ -37,6 +37,7 @@ RAW_FORMATS = (
 
 # The rates sample_rate="auto" chooses from: those audio is commonly stored at.
 CANDIDATE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+RATE_CONFIDENCE = 0.7  # below it, "auto" refuses to guess (the trade: README, benchmarks)
 
 DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square
 DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model
@@ -94,6 +95,8 @@ class TranscribeOptions:
         "auto": estimate it from the audio with the model (see wav2text.estimate);
         UnknownSampleRateError when the estimate is not confident.
     rate_candidates: the rates "auto" chooses from.
+    rate_confidence: how sure "auto" must be (the probability that the true rate lies
+        within 10 % of its estimate) before it answers instead of raising.
     check_rate: test a header's rate against half and double with the model; a header
         that looks wrong adds a warning to the transcript (the header is still used).
     raw: read the input as headerless PCM in this format.
@@ -126,6 +129,7 @@ class TranscribeOptions:
     char_timestamps: bool = False
     allow_truncated: bool = False
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
+    rate_confidence: float = RATE_CONFIDENCE
     check_rate: bool = False
     language: str | None = None
 
@@ -136,6 +140,11 @@ class TranscribeOptions:
             )
         if len(self.rate_candidates) < 2:
             raise OptionsError("rate_candidates needs at least two rates to choose from")
+        if not 0 < self.rate_confidence <= 1:
+            raise OptionsError(
+                "rate_confidence is a probability above 0 and at most 1, "
+                f"got {self.rate_confidence}"
+            )
         if self.segmentation not in SEGMENTATIONS:
             raise OptionsError(
                 f"segmentation must be one of {', '.join(SEGMENTATIONS)}, got {self.segmentation!r}"

@@ -116,7 +116,9 @@ class Transcriber:
         audio = open_with(source, options)
         estimate, check = None, None
         if options.sample_rate == "auto":
-            audio, estimate = estimate_stream(audio, self.model, options.rate_candidates)
+            audio, estimate = estimate_stream(
+                audio, self.model, options.rate_candidates, options.rate_confidence
+            )
         elif options.check_rate and audio.rate_source == "header":
             audio, check = check_stream(audio, self.model)
         counter = _SampleCounter(to_mono(audio, options.channel))
