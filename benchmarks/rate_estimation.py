@@ -31,6 +31,7 @@ from wav2text.estimate import (  # noqa: E402
     RATE_CONFIDENCE,
     check_stream,
     estimate_rate,
+    near,
 )
 
 
@@ -78,7 +79,7 @@ def estimation(transcriber: Transcriber, clips: list, rates: list[int]) -> None:
                 confusion[t, -1] += 1
                 continue
             confusion[t, rates.index(estimate.rate)] += 1
-            if abs(np.log(estimate.rate / true_rate)) > np.log(1.1):
+            if not near(estimate.rate, true_rate):
                 far_wrong.append(f"{name} {true_rate} -> {estimate.top()}")
             if estimate.rate == true_rate and t % 3 == 0:  # transcript check on a third
                 raw = RawFormat("s16le", 1)
@@ -115,13 +116,13 @@ def thresholds(outcomes: list[tuple[int, int, float, float]]) -> None:
         for bar in (0.5, 0.6, 0.7, 0.8, 0.9):
             answered = [(o[0], o[1]) for o in outcomes if o[column] >= bar]
             exact = sum(t == e for t, e in answered)
-            far = sum(abs(np.log(e / t)) > np.log(1.1) for t, e in answered)
-            near = len(answered) - exact - far
+            far = sum(not near(e, t) for t, e in answered)
+            close = len(answered) - exact - far
             n = len(outcomes)
             used = " (used)" if column == 2 and bar == RATE_CONFIDENCE else ""
             print(
                 f"| {rule} | {bar:.1f}{used} | {exact / n:.1%} "
-                f"| {1 - len(answered) / n:.1%} | {far} | {near} |"
+                f"| {1 - len(answered) / n:.1%} | {far} | {close} |"
             )
 
 

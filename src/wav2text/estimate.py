@@ -78,9 +78,14 @@ def estimate_rate(
     )
 
 
+def near(rate: int, other: int) -> bool:
+    """Whether two rates are within NEAR (10 %) of each other: one answer, not rivals."""
+    return bool(abs(np.log(rate / other)) <= np.log(NEAR))
+
+
 def probability_near(probabilities: Sequence[tuple[int, float]], rate: int) -> float:
     """The probability of the candidates within NEAR of `rate` (itself included)."""
-    return sum(p for r, p in probabilities if abs(np.log(r / rate)) <= np.log(NEAR))
+    return sum(p for r, p in probabilities if near(r, rate))
 
 
 def confident_rate(estimate: RateEstimate, threshold: float = RATE_CONFIDENCE) -> int:
