@@ -100,28 +100,44 @@ def held_out_utterances(split: str, count: int) -> list[tuple[np.ndarray, str]]:
     ]
 
 
-# What the model card promises on held-out sentences by seen voices (measured there with
-# VAD segmentation: CER 0.117, WER 0.404 on all 300 test utterances, 0.111 / 0.401 on these
-# 40; the weights before these had 0.130 / 0.441 here, those before them 0.128 / 0.437 and
-# 0.164 / 0.505) and by the held-out voice (0.335 / 0.786 on all 150, 0.328 / 0.769 on the
-# first 30; the weights before these 0.354 / 0.804, those before them, trained without
-# vocal tract length perturbation, 0.584 / 0.967).
-# The quality bar of the issue (CER 0.10 / WER 0.25; 0.25 on the held-out voice) is not
-# reached yet; these bounds catch worse weights, the earlier ones included (CER bound on
-# the seen voices: the weights before these fail it).
-CLAIMED_CER, CLAIMED_WER = 0.125, 0.44
-HELD_OUT_VOICE_CER = 0.40
-SAMPLE_CER = 0.20  # one sentence, one voice: 0.105 measured; looser than over 40 utterances
+# What the model card promises on held-out sentences by seen voices, measured there with
+# VAD segmentation over all 300 test utterances: with its language model CER 0.083 /
+# WER 0.215 (0.077 / 0.209 on these 40), which meets the issue's quality bar (CER 0.10 /
+# WER 0.25) asserted here; greedy, the acoustic model alone, 0.117 / 0.404 (0.111 / 0.401
+# here: it fails the bar, so the LM test has a negative control by numbers). The greedy
+# bounds guard the weights on their own: the weights before these had 0.130 / 0.441 here,
+# those before them 0.128 / 0.437 and 0.164 / 0.505, and fail them.
+# The held-out voice: 0.304 / 0.591 on all 150 with the LM, 0.305 / 0.599 on the first 30
+# (greedy 0.335 / 0.786 and 0.328 / 0.769; the weights before these 0.354 / 0.804, those
+# before them, trained without vocal tract length perturbation, 0.584 / 0.967).
+QUALITY_BAR_CER, QUALITY_BAR_WER = 0.10, 0.25
+GREEDY_CER, GREEDY_WER = 0.125, 0.44
+HELD_OUT_VOICE_CER = 0.40  # (its target, 0.25, is not reached)
+SAMPLE_CER = 0.10  # one sentence, one voice: 0.060 with the LM; greedy (0.105) fails it
 
 
-def test_quality_on_held_out_sentences(bundled: Transcriber) -> None:
-    """The model card's claim, on the first 40 utterances of its test split."""
+def seen_voice_scores(transcriber: Transcriber) -> tuple[float, float]:
+    """CER and WER on the first 40 utterances of the model card's seen-voice test split."""
     refs, hyps = [], []
     for audio, text in held_out_utterances("test-seen-voices", 40):
         refs.append(text)
-        hyps.append(bundled.transcribe(audio, TranscribeOptions(sample_rate=16000)).text)
-    assert jiwer.cer(refs, hyps) <= CLAIMED_CER
-    assert jiwer.wer(refs, hyps) <= CLAIMED_WER
+        hyps.append(transcriber.transcribe(audio, TranscribeOptions(sample_rate=16000)).text)
+    return jiwer.cer(refs, hyps), jiwer.wer(refs, hyps)
+
+
+def test_quality_bar_on_held_out_sentences(bundled: Transcriber) -> None:
+    """The issue's bar, met with the model's own language model (the default)."""
+    assert bundled.beam is not None
+    cer, wer = seen_voice_scores(bundled)
+    assert cer <= QUALITY_BAR_CER and wer <= QUALITY_BAR_WER
+
+
+def test_acoustic_quality_on_held_out_sentences() -> None:
+    """The weights alone, decoded greedily: what the model card claims for them."""
+    from wav2text import ModelOptions
+
+    cer, wer = seen_voice_scores(Transcriber(ModelOptions(BUNDLED_MODEL, lm=None)))
+    assert cer <= GREEDY_CER and wer <= GREEDY_WER
 
 
 def test_quality_on_the_held_out_voice(bundled: Transcriber) -> None:
@@ -215,19 +231,20 @@ def test_negative_control_rate_not_handled_gives_other_words(
     assert jiwer.cer(text, wrong) > 0.5
 
 
-def test_equals_transformers_pipeline_on_bundled_model(
-    bundled: Transcriber, spoken: tuple[Path, str]
-) -> None:
+def test_equals_transformers_pipeline_on_bundled_model(spoken: tuple[Path, str]) -> None:
+    """Greedy decoding, as transformers' pipeline does without pyctcdecode."""
     from transformers import pipeline
 
+    from wav2text import ModelOptions
     from wav2text.audio import open_audio, to_mono
 
-    reference, text = spoken
+    reference, _ = spoken
+    greedy = Transcriber(ModelOptions(BUNDLED_MODEL, lm=None))
     audio = open_audio(reference)
     samples = np.concatenate(list(to_mono(audio)))
     asr = pipeline("automatic-speech-recognition", model=str(BUNDLED_DIR))
     expected = asr({"raw": samples, "sampling_rate": 16000})["text"]
-    assert " ".join(expected.split()) == text
+    assert " ".join(expected.split()) == greedy.transcribe(reference).text
 
 
 def test_int8_quantised_model_mostly_agrees(spoken: tuple[Path, str]) -> None:

@@ -65,3 +65,21 @@ def test_a_run_continues_from_the_shipped_weights(tmp_path: Path) -> None:
     again = load_file(tmp_path / "out" / "model.safetensors")
     assert shipped.keys() == again.keys()
     assert all(torch.equal(shipped[k], again[k]) for k in shipped)
+
+
+def test_the_language_model_never_saw_a_test_sentence() -> None:
+    """The shipped LM's words come from training sentences only: every test split is
+    spoken from held-out sentences, and words found only there are not in it."""
+    from training.lm import lm_sentences
+    from training.text import fortune_sentences, is_held_out, normalise
+
+    sentences = fortune_sentences()
+    if not sentences:
+        pytest.skip("fortune databases not installed")
+    held_out = {normalise(s) for s in sentences if is_held_out(s)}
+    taught = lm_sentences()
+    assert held_out and taught and not held_out & set(taught)
+    shipped = set((BUNDLED_DIR / "language_model" / "unigrams.txt").read_text().split())
+    assert shipped == {w for s in taught for w in s.split()}
+    only_held_out = {w for s in held_out for w in s.split()} - shipped
+    assert only_held_out  # (so the check above could fail: such words exist)

@@ -16,7 +16,7 @@ import jiwer
 import numpy as np
 import torch
 
-from wav2text import TranscribeOptions, Transcriber
+from wav2text import ModelOptions, TranscribeOptions, Transcriber
 from wav2text.options import SEGMENTATIONS
 
 from .real import SHARED_REAL, real_clips
@@ -80,10 +80,18 @@ def main() -> None:
     parser.add_argument("--real", type=Path, default=SHARED_REAL)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--segmentation", choices=SEGMENTATIONS, default="vad")
+    parser.add_argument(
+        "--lm", default="auto", help="language model: auto (the model's own), none, or a path"
+    )
     args = parser.parse_args()
-    transcriber = Transcriber(args.model)
+    lm = None if args.lm == "none" else args.lm
+    transcriber = Transcriber(ModelOptions(args.model, lm=lm))
     options = TranscribeOptions(sample_rate=16000, segmentation=args.segmentation)
-    report: dict[str, object] = {"model": args.model, "segmentation": args.segmentation}
+    report: dict[str, object] = {
+        "model": args.model,
+        "segmentation": args.segmentation,
+        "decoder": transcriber.beam.description if transcriber.beam else "greedy",
+    }
     for split in SPLITS:
         report[split] = split_scores(transcriber, Corpus(args.corpus, split), options)
         print(split, report[split], flush=True)

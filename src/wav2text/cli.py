@@ -161,6 +161,20 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for the model (default: all)"
     )
+    parser.add_argument(
+        "--lm",
+        default="auto",
+        metavar="PATH",
+        help="word n-gram language model for beam search: a language_model/ folder or an ARPA "
+        "file; auto (default): the model's own, if it ships one; none: greedy decoding",
+    )
+    parser.add_argument("--beam-size", type=int, default=50, metavar="N", help="default 50")
+    parser.add_argument(
+        "--lm-alpha", type=float, metavar="A", help="LM weight (default: the LM's attrs.json)"
+    )
+    parser.add_argument(
+        "--lm-beta", type=float, metavar="B", help="score per word (default: the LM's attrs.json)"
+    )
 
 
 def _model_options(args: argparse.Namespace) -> ModelOptions:
@@ -172,6 +186,10 @@ def _model_options(args: argparse.Namespace) -> ModelOptions:
         args.quantize,
         args.threads,
         args.language,
+        lm=None if args.lm == "none" else args.lm,
+        beam_size=args.beam_size,
+        lm_alpha=args.lm_alpha,
+        lm_beta=args.lm_beta,
     )
 
 
@@ -373,7 +391,7 @@ def _inspect(args: argparse.Namespace) -> int:
     model = None
     if args.check_rate:
         try:
-            model = _transcriber(ModelOptions(args.model)).model
+            model = _transcriber(ModelOptions(args.model, lm=None)).model  # no decoding
         except Wav2TextError as err:
             print(f"wav2text: error: {err}", file=sys.stderr)
             return 2

@@ -33,8 +33,10 @@ class CTCModel:
         name: str,
         autocast: torch.dtype | None = None,
         revision: str | None = None,
+        location: str | None = None,
     ) -> None:
         self.model = model
+        self.location = location or name  # what from_pretrained loaded (a directory or hub id)
         self.autocast = autocast  # run in this precision, weights kept float32 (CPU)
         self.feature_extractor = feature_extractor
         self.name = name
@@ -187,7 +189,9 @@ def load_model(options: ModelOptions) -> CTCModel:
     model = model.to(device=device, dtype=torch.float32 if autocast else dtype).eval()
     if options.quantize == "int8":
         model = _quantize_int8(model, device)
-    return CTCModel(model, feature_extractor, tokenizer, choice.name, autocast, options.revision)
+    return CTCModel(
+        model, feature_extractor, tokenizer, choice.name, autocast, options.revision, location
+    )
 
 
 def _quantize_int8(model: Any, device: torch.device) -> Any:

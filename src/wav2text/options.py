@@ -74,8 +74,18 @@ class ModelOptions:
     quantize: Literal["int8"] | None = None  # dynamic int8 linear layers (CPU, float32)
     threads: int | None = None  # CPU threads for the model (torch's own default: all cores)
     language: str | None = None  # adapter of a multilingual model (MMS: ISO 639-3, e.g. "fra")
+    # Beam search with a word n-gram LM (wav2text.lm). "auto": the model's own
+    # language_model/ folder if it ships one; None: greedy decoding; else a folder or ARPA file.
+    lm: str | Path | None = "auto"
+    beam_size: int = 50
+    lm_alpha: float | None = None  # LM weight (natural-log scale); None: the LM's attrs.json
+    lm_beta: float | None = None  # score added per word; None: the LM's attrs.json
 
     def __post_init__(self) -> None:
+        if not isinstance(self.beam_size, int) or self.beam_size < 1:
+            raise OptionsError(f"beam_size must be a whole number >= 1, got {self.beam_size!r}")
+        if self.lm is None and (self.lm_alpha is not None or self.lm_beta is not None):
+            raise OptionsError("lm_alpha and lm_beta weigh a language model, but lm is None")
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.quantize not in (None, "int8"):

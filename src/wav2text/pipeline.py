@@ -13,6 +13,7 @@ from .audio import DecodedAudio, Source, audio_info, open_with, to_mono
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .estimate import RateCheck, RateEstimate, check_stream, estimate_stream
+from .lm import load_beam_search
 from .model import CTCModel, load_model
 from .options import (
     MIN_PAUSE_S,
@@ -66,6 +67,7 @@ class Transcriber:
     def __init__(self, model: ModelOptions | str | Path | None = None) -> None:
         options = model if isinstance(model, ModelOptions) else ModelOptions(model=model)
         self.model: CTCModel = load_model(options)
+        self.beam = load_beam_search(options, self.model)  # None: greedy decoding
 
     def transcribe(self, source: Source, options: TranscribeOptions | None = None) -> Transcript:
         (outcome,) = self.transcribe_many([source], options)
@@ -81,6 +83,8 @@ class Transcriber:
         options.batch_size > 1, so many short files fill batches too."""
         options = options or TranscribeOptions()
         self.model.use_language(options.language)  # None: the language it was loaded in
+        if self.beam:
+            self.beam.check_vocabulary(self.model.vocab)
         jobs: dict[int, _Job] = {}
         failures: dict[int, Exception] = {}
         tagged = self._tagged_pieces(sources, options, jobs, failures)
@@ -152,6 +156,7 @@ class Transcriber:
             warnings=tuple(
                 w for w in [job.check and job.check.warning(), _no_speech(job, options)] if w
             ),
+            decoder=self.beam.description if self.beam else "greedy",
         )
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
@@ -204,7 +209,8 @@ class Transcriber:
             for batch in batches_by_length(lengths, batch_size, self.model.pads_safely):
                 chosen = [audible[b] for b in batch]
                 outputs = self.model.log_probs_batch([p.samples for _, p in chosen])
-                decisions.update(zip([i for i, _ in chosen], map(best_path, outputs), strict=True))
+                decode = self.beam or best_path
+                decisions.update(zip([i for i, _ in chosen], map(decode, outputs), strict=True))
             for i, (k, piece) in enumerate(group):
                 if piece is None:
                     yield (k, piece), None

@@ -1,0 +1,285 @@
+"""Beam search with a word n-gram language model: the CTC path a KenLM model prefers.
+
+The decoding itself is flashlight-text's lexicon beam search (the C++ decoder torchaudio
+wraps; pyctcdecode, the other choice, pins numpy<2). What it lacks, and this module adds:
+finding the LM a model ships (the `language_model/` folder of Hugging Face repos made with
+Wav2Vec2ProcessorWithLM, read with pyctcdecode's conventions), spelling its words with the
+model's tokens, and returning one token per frame, so that timestamps and confidences come
+from the same code as greedy decoding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .ctc import Vocabulary
+from .errors import ModelLoadError, OptionsError
+from .model import CTCModel
+from .options import ModelOptions
+
+LM_FOLDER = "language_model"  # beside config.json in a model repo or directory
+KENLM_SUFFIXES = (".arpa", ".arpa.gz", ".bin")
+DEFAULT_ALPHA = 0.5  # pyctcdecode's defaults, for an LM that ships without attrs.json
+DEFAULT_BETA = 1.0
+INSTALL_HINT = (
+    "beam search with a language model needs flashlight-text: pip install flashlight-text "
+    "(wheels for Python 3.10-3.12)"
+)
+
+
+@dataclass(frozen=True)
+class LanguageModelFiles:
+    """A KenLM model, the words it knows, and the weights it was tuned with.
+
+    alpha weighs the LM's natural-log probability against the acoustic one, beta is
+    added per word (pyctcdecode's names and scales, as in the hub's attrs.json)."""
+
+    kenlm: Path
+    words: tuple[str, ...]
+    alpha: float = DEFAULT_ALPHA
+    beta: float = DEFAULT_BETA
+
+
+def read_language_model(path: Path) -> LanguageModelFiles:
+    """A `language_model/` folder (a KenLM file, unigrams.txt, attrs.json), or one ARPA file."""
+    if not path.exists():
+        raise ModelLoadError(f"language model {path} does not exist")
+    if path.is_file():
+        if path.name.endswith(".bin"):
+            raise ModelLoadError(
+                f"{path}: a binary KenLM file does not list its words; put it in a folder "
+                "beside unigrams.txt (one word per line), or pass the ARPA file"
+            )
+        return LanguageModelFiles(path, arpa_unigrams(path))
+    kenlm = _kenlm_file(path)
+    unigrams = path / "unigrams.txt"
+    if unigrams.exists():
+        words = tuple(w for w in unigrams.read_text(encoding="utf-8").split() if w)
+    elif kenlm.name.endswith(".bin"):
+        raise ModelLoadError(f"{path} holds a binary KenLM file but no unigrams.txt")
+    else:
+        words = arpa_unigrams(kenlm)
+    attrs = path / "attrs.json"
+    weights = json.loads(attrs.read_text()) if attrs.exists() else {}
+    return LanguageModelFiles(
+        kenlm,
+        words,
+        float(weights.get("alpha", DEFAULT_ALPHA)),
+        float(weights.get("beta", DEFAULT_BETA)),
+    )
+
+
+def _kenlm_file(folder: Path) -> Path:
+    found = sorted(p for p in folder.iterdir() if p.name.endswith(KENLM_SUFFIXES))
+    if len(found) != 1:
+        what = "no" if not found else f"{len(found)}"
+        raise ModelLoadError(
+            f"{folder}: {what} KenLM files ({', '.join(KENLM_SUFFIXES)}); "
+            "a language model folder holds exactly one"
+        )
+    return found[0]
+
+
+def arpa_unigrams(path: Path) -> tuple[str, ...]:
+    """The words of an ARPA file's 1-grams section (sentence markers left out)."""
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    words: list[str] = []
+    with opener(path, "rt", encoding="utf-8") as lines:
+        inside = False
+        for line in lines:
+            if line.startswith("\\"):
+                if inside:
+                    break
+                inside = line.strip() == "\\1-grams:"
+            elif inside and line.strip():
+                word = line.split()[1]
+                if word not in ("<s>", "</s>", "<unk>"):
+                    words.append(word)
+    if not words:
+        raise ModelLoadError(f"{path}: no 1-grams found; is it an ARPA language model?")
+    return tuple(words)
+
+
+def find_language_model(
+    requested: str | Path | None, location: str, revision: str | None
+) -> Path | None:
+    """The LM to decode with: "auto" looks for the model's own folder; None: none."""
+    if requested is None:
+        return None
+    if str(requested) != "auto":
+        return Path(requested)
+    if Path(location).is_dir():
+        folder = Path(location) / LM_FOLDER
+        return folder if folder.is_dir() else None
+    return _hub_language_model(location, revision)
+
+
+def _hub_language_model(repo: str, revision: str | None) -> Path | None:
+    """The repo's language_model/ folder, from the cache or the hub; None if it has none."""
+    from huggingface_hub import constants, snapshot_download
+
+    for local_only in (True, False):
+        if not local_only and constants.HF_HUB_OFFLINE:
+            break
+        try:
+            root = snapshot_download(
+                repo,
+                revision=revision,
+                allow_patterns=[f"{LM_FOLDER}/*"],
+                local_files_only=local_only,
+            )
+        except Exception:  # unreachable, not cached, gated...: then the model has no LM
+            continue
+        folder = Path(root) / LM_FOLDER
+        if folder.is_dir():
+            return folder
+    return None
+
+
+class LanguageModelWarning(UserWarning):
+    """A model ships a language model that cannot be used here; decoding is greedy."""
+
+
+def load_beam_search(options: ModelOptions, model: CTCModel) -> BeamSearch | None:
+    """The decoder ModelOptions ask for: a BeamSearch, or None for greedy decoding."""
+    path = find_language_model(options.lm, model.location, options.revision)
+    if path is None:
+        return None
+    files = read_language_model(path)
+    if options.lm == "auto" and not _flashlight_installed():
+        warnings.warn(
+            f"{model.name} ships a language model, decoded greedily instead: {INSTALL_HINT}",
+            LanguageModelWarning,
+            stacklevel=3,
+        )
+        return None
+    return BeamSearch(files, model.vocab, options.beam_size, options.lm_alpha, options.lm_beta)
+
+
+def _flashlight_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("flashlight") is not None
+
+
+class BeamSearch:
+    """Decodes (frames, vocab) log-probabilities into a path of one token per frame."""
+
+    def __init__(
+        self,
+        files: LanguageModelFiles,
+        vocab: Vocabulary,
+        beam_size: int = 50,
+        alpha: float | None = None,
+        beta: float | None = None,
+    ) -> None:
+        try:
+            from flashlight.lib.text import decoder as fl
+            from flashlight.lib.text.decoder.kenlm import KenLM
+            from flashlight.lib.text.dictionary import Dictionary
+        except ImportError as err:
+            raise ModelLoadError(INSTALL_HINT) from err
+        if vocab.delimiter is None:
+            raise ModelLoadError(
+                "this model's vocabulary has no word delimiter, so a word language model "
+                "cannot tell where its words end; decode without one (lm=None, --lm none)"
+            )
+        self.vocab, self.files = vocab, files
+        self.description = f"beam search ({beam_size}), LM {files.kenlm}"
+        spellings = spell_words(files.words, vocab)
+        if not spellings:
+            raise ModelLoadError(
+                f"{files.kenlm}: none of its words can be spelled with the model's tokens; "
+                "the language model belongs to another alphabet or model"
+            )
+        words = Dictionary([*spellings, "<unk>"])
+        words.set_default_index(words.get_index("<unk>"))
+        with _quiet_stderr():  # KenLM prints a progress bar while it reads
+            self.lm = KenLM(str(files.kenlm), words)
+        trie = fl.Trie(len(vocab.tokens), vocab.delimiter)
+        start = self.lm.start(False)
+        for word, spelling in spellings.items():
+            index = words.get_index(word)
+            trie.insert(spelling, index, self.lm.score(start, index)[1])
+        trie.smear(fl.SmearingMode.MAX)
+        # flashlight weighs KenLM's log10 scores; pyctcdecode's alpha weighs natural logs.
+        lm_weight = (files.alpha if alpha is None else alpha) * math.log(10)
+        options = fl.LexiconDecoderOptions(
+            beam_size=beam_size,
+            beam_size_token=len(vocab.tokens),
+            beam_threshold=25.0,
+            lm_weight=lm_weight,
+            word_score=files.beta if beta is None else beta,
+            unk_score=-math.inf,
+            sil_score=0.0,
+            log_add=False,
+            criterion_type=fl.CriterionType.CTC,
+        )
+        self._trie = trie  # the decoder keeps a reference only on the C++ side
+        self.decoder = fl.LexiconDecoder(
+            options,
+            trie,
+            self.lm,
+            vocab.delimiter,
+            vocab.blank,
+            words.get_index("<unk>"),
+            [],
+            False,
+        )
+
+    def __call__(self, log_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The best path under acoustic and LM scores, and each frame's probability of it."""
+        frames, tokens = log_probs.shape
+        if frames == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        emissions = np.ascontiguousarray(log_probs, dtype=np.float32)
+        best = self.decoder.decode(emissions.ctypes.data, frames, tokens)[0]
+        ids = np.asarray(best.tokens[1:-1], dtype=np.int64)  # it pads a silence on each side
+        probs = np.exp(np.take_along_axis(emissions, ids[:, None], axis=-1)[:, 0])
+        return ids, probs.astype(np.float32)
+
+    def check_vocabulary(self, vocab: Vocabulary) -> None:
+        if vocab != self.vocab:
+            raise OptionsError(
+                "the language model was spelled with the vocabulary the model was loaded "
+                "with; a multilingual model switched to another language needs its own "
+                "Transcriber (and language model)"
+            )
+
+
+def spell_words(words: tuple[str, ...], vocab: Vocabulary) -> dict[str, list[int]]:
+    """Each word the vocabulary can spell: its token ids, then the delimiter. A word is
+    tried as written and in either case (base-960h spells in upper case, many LMs in lower)."""
+    index = {t: i for i, t in enumerate(vocab.tokens) if len(t) == 1}
+    end = [vocab.delimiter if vocab.delimiter is not None else vocab.blank]
+    spellings: dict[str, list[int]] = {}
+    for word in words:
+        for form in (word, word.upper(), word.lower()):
+            if all(c in index for c in form):
+                spellings[word] = [index[c] for c in form] + end
+                break
+    return spellings
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (C++ libraries write there, below Python's sys.stderr)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
