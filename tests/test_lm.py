@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 
 from tiny_models import VOCAB
-from wav2text import ModelLoadError, ModelOptions, OptionsError, Transcriber
+from wav2text import LanguageModelWarning, ModelLoadError, ModelOptions, OptionsError, Transcriber
 from wav2text.cli import main
 from wav2text.ctc import Vocabulary, best_path, merge_tokens, words_from_spans
-from wav2text.lm import (
-    BeamSearch,
-    LanguageModelWarning,
-    read_language_model,
-    spell_words,
-)
+from wav2text.lm import BeamSearch, read_language_model, spell_words
 
 VOCABULARY = Vocabulary(tokens=tuple(VOCAB), blank=0, delimiter=4)
 TOKEN = {t: i for i, t in enumerate(VOCAB)}
@@ -234,3 +229,11 @@ def test_a_hub_model_s_lm_folder_is_fetched_with_it(
     assert find_language_model("auto", "org/without", None) is None
     assert find_language_model("auto", "org/offline", None) is None
     assert find_language_model(None, "org/with-lm", None) is None
+
+
+def test_a_search_ending_inside_a_word_writes_no_half_word(lm_folder: Path) -> None:
+    """The best hypothesis may stop partway through a word; those letters are dropped."""
+    c_to_the_end = frames(["C"])[:1].repeat(5, axis=0)  # no blank after: the audio stops
+    cut_short = np.concatenate([frames(["T", "H", "E", "|", "C", "A", "T", "|"]), c_to_the_end])
+    assert text(best_path(cut_short)) == "THE CAT C"  # (what the frames alone say)
+    assert text(BeamSearch(read_language_model(lm_folder), VOCABULARY)(cut_short)) == "THE CAT"

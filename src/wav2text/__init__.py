@@ -15,6 +15,7 @@ from .errors import (
     UnknownSampleRateError,
     Wav2TextError,
 )
+from .lm import LanguageModelWarning
 from .options import ModelOptions, RawFormat, TranscribeOptions
 from .pipeline import Transcriber, transcribe
 from .resolve import BUNDLED_MODEL, DEFAULT_MODEL, BundledModelWarning
@@ -36,6 +37,7 @@ __all__ = [
     "EmptyAudioError",
     "InvalidAudioError",
     "InvalidSampleRateError",
+    "LanguageModelWarning",
     "ModelLoadError",
     "ModelOptions",
     "NoAudioStreamError",

@@ -168,7 +168,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="word n-gram language model for beam search: a language_model/ folder or an ARPA "
         "file; auto (default): the model's own, if it ships one; none: greedy decoding",
     )
-    parser.add_argument("--beam-size", type=int, default=50, metavar="N", help="default 50")
+    parser.add_argument("--beam-size", type=int, default=100, metavar="N", help="default 100")
     parser.add_argument(
         "--lm-alpha", type=float, metavar="A", help="LM weight (default: the LM's attrs.json)"
     )

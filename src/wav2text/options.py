@@ -77,7 +77,7 @@ class ModelOptions:
     # Beam search with a word n-gram LM (wav2text.lm). "auto": the model's own
     # language_model/ folder if it ships one; None: greedy decoding; else a folder or ARPA file.
     lm: str | Path | None = "auto"
-    beam_size: int = 50
+    beam_size: int = 100  # hypotheses kept (pyctcdecode's default beam width)
     lm_alpha: float | None = None  # LM weight (natural-log scale); None: the LM's attrs.json
     lm_beta: float | None = None  # score added per word; None: the LM's attrs.json
 
