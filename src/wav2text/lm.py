@@ -60,7 +60,10 @@ class LanguageModelFiles:
 def read_language_model(path: Path) -> LanguageModelFiles:
     """A `language_model/` folder (a KenLM file, unigrams.txt, attrs.json), or one ARPA file."""
     if not path.exists():
-        raise ModelLoadError(f"language model {path} does not exist")
+        raise ModelLoadError(
+            f"language model {path} does not exist; pass a language_model/ folder or an ARPA "
+            "file, or decode greedily with lm=None (--lm none)"
+        )
     if path.is_file():
         if path.name.endswith(".bin"):
             raise ModelLoadError(

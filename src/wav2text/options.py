@@ -85,7 +85,10 @@ class ModelOptions:
         if not isinstance(self.beam_size, int) or self.beam_size < 1:
             raise OptionsError(f"beam_size must be a whole number >= 1, got {self.beam_size!r}")
         if self.lm is None and (self.lm_alpha is not None or self.lm_beta is not None):
-            raise OptionsError("lm_alpha and lm_beta weigh a language model, but lm is None")
+            raise OptionsError(
+                "lm_alpha and lm_beta (--lm-alpha, --lm-beta) weigh a language model, "
+                "but lm is None (--lm none): drop them, or name a language model"
+            )
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.quantize not in (None, "int8"):
