@@ -114,9 +114,10 @@ def test_attrs_json_sets_the_weights(lm_folder: Path) -> None:
     ("setup", "message"),
     [
         (lambda f: shutil.rmtree(f), "does not exist"),
-        (lambda f: (f / "lm.arpa").unlink(), "no KenLM files"),
-        (lambda f: shutil.copy(f / "lm.arpa", f / "other.arpa"), "2 KenLM files"),
+        (lambda f: (f / "lm.arpa").unlink(), "one KenLM model .* found nothing"),
+        (lambda f: shutil.copy(f / "lm.arpa", f / "other.arpa"), "found lm.arpa, other.arpa"),
         (lambda f: (f / "lm.arpa").write_text("not an LM\n"), "no 1-grams"),
+        (lambda f: (f / "lm.arpa").rename(f / "lm.bin"), "lm.bin, not an ARPA file"),
     ],
 )
 def test_a_broken_language_model_folder_says_what_is_wrong(lm_folder, setup, message) -> None:

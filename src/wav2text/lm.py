@@ -75,8 +75,10 @@ def read_language_model(path: Path) -> LanguageModelFiles:
     unigrams = path / "unigrams.txt"
     if unigrams.exists():
         words = tuple(w for w in unigrams.read_text(encoding="utf-8").split() if w)
-    elif kenlm.name.endswith(".bin"):
-        raise ModelLoadError(f"{path} holds a binary KenLM file but no unigrams.txt")
+    elif not kenlm.name.endswith((".arpa", ".arpa.gz")):
+        raise ModelLoadError(
+            f"{path} holds {kenlm.name}, not an ARPA file that lists its words, and no unigrams.txt"
+        )
     else:
         words = arpa_unigrams(kenlm)
     attrs = path / "attrs.json"
@@ -90,12 +92,17 @@ def read_language_model(path: Path) -> LanguageModelFiles:
 
 
 def _kenlm_file(folder: Path) -> Path:
-    found = sorted(p for p in folder.iterdir() if p.name.endswith(KENLM_SUFFIXES))
+    """The folder's one file besides attrs.json and unigrams.txt (pyctcdecode's rule)."""
+    found = sorted(
+        p
+        for p in folder.iterdir()
+        if p.name not in ("attrs.json", "unigrams.txt") and not p.name.startswith((".", "__"))
+    )
     if len(found) != 1:
-        what = "no" if not found else f"{len(found)}"
+        names = ", ".join(p.name for p in found) or "nothing"
         raise ModelLoadError(
-            f"{folder}: {what} KenLM files ({', '.join(KENLM_SUFFIXES)}); "
-            "a language model folder holds exactly one"
+            f"{folder}: a language model folder holds one KenLM model "
+            f"({', '.join(KENLM_SUFFIXES)}) beside attrs.json and unigrams.txt; found {names}"
         )
     return found[0]
 
