@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from wav2text import ModelOptions, TranscribeOptions, Transcriber
+from wav2text.lm import lm_argument
 from wav2text.options import SEGMENTATIONS
 
 from .real import SHARED_REAL, real_clips
@@ -81,16 +82,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--segmentation", choices=SEGMENTATIONS, default="vad")
     parser.add_argument(
-        "--lm", default="auto", help="language model: auto (the model's own), none, or a path"
+        "--lm",
+        type=lm_argument,
+        default="auto",
+        help="language model: auto (the model's own), none, or a path",
     )
     args = parser.parse_args()
-    lm = None if args.lm == "none" else args.lm
-    transcriber = Transcriber(ModelOptions(args.model, lm=lm))
+    transcriber = Transcriber(ModelOptions(args.model, lm=args.lm))
     options = TranscribeOptions(sample_rate=16000, segmentation=args.segmentation)
     report: dict[str, object] = {
         "model": args.model,
         "segmentation": args.segmentation,
-        "decoder": transcriber.beam.description if transcriber.beam else "greedy",
+        "decoder": transcriber.decoder,
     }
     for split in SPLITS:
         report[split] = split_scores(transcriber, Corpus(args.corpus, split), options)

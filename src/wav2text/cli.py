@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .batch import planned_outputs, run_batch
 from .errors import Wav2TextError
+from .lm import lm_argument
 from .options import (
     DEFAULT_CHUNK_LENGTH_S,
     DEFAULT_STRIDE_LENGTH_S,
@@ -163,6 +164,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lm",
+        type=lm_argument,
         default="auto",
         metavar="PATH",
         help="word n-gram language model for beam search: a language_model/ folder or an ARPA "
@@ -186,7 +188,7 @@ def _model_options(args: argparse.Namespace) -> ModelOptions:
         args.quantize,
         args.threads,
         args.language,
-        lm=None if args.lm == "none" else args.lm,
+        lm=args.lm,
         beam_size=args.beam_size,
         lm_alpha=args.lm_alpha,
         lm_beta=args.lm_beta,

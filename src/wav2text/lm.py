@@ -163,6 +163,11 @@ def _hub_language_model(repo: str, revision: str | None) -> Path | None:
     return None
 
 
+def lm_argument(text: str) -> str | None:
+    """A command line's --lm value as ModelOptions.lm: "none" means greedy decoding."""
+    return None if text == "none" else text
+
+
 class LanguageModelWarning(UserWarning):
     """A model ships a language model that cannot be used here; decoding is greedy."""
 

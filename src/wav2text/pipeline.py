@@ -69,6 +69,11 @@ class Transcriber:
         self.model: CTCModel = load_model(options)
         self.beam = load_beam_search(options, self.model)  # None: greedy decoding
 
+    @property
+    def decoder(self) -> str:
+        """How log-probabilities become text: "greedy" or the beam search and its LM."""
+        return self.beam.description if self.beam else "greedy"
+
     def transcribe(self, source: Source, options: TranscribeOptions | None = None) -> Transcript:
         (outcome,) = self.transcribe_many([source], options)
         if isinstance(outcome, Exception):
@@ -156,7 +161,7 @@ class Transcriber:
             warnings=tuple(
                 w for w in [job.check and job.check.warning(), _no_speech(job, options)] if w
             ),
-            decoder=self.beam.description if self.beam else "greedy",
+            decoder=self.decoder,
         )
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
@@ -206,10 +211,10 @@ class Transcriber:
             ]
             decisions: dict[int, tuple[np.ndarray, np.ndarray]] = {}
             lengths = [len(p.samples) for _, p in audible]
+            decode = self.beam or best_path
             for batch in batches_by_length(lengths, batch_size, self.model.pads_safely):
                 chosen = [audible[b] for b in batch]
                 outputs = self.model.log_probs_batch([p.samples for _, p in chosen])
-                decode = self.beam or best_path
                 decisions.update(zip([i for i, _ in chosen], map(decode, outputs), strict=True))
             for i, (k, piece) in enumerate(group):
                 if piece is None:

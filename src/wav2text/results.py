@@ -75,7 +75,7 @@ class Transcript:
     audio: AudioInfo
     model: str
     warnings: tuple[str, ...] = ()  # e.g. a header rate that does not fit the content
-    decoder: str = "greedy"  # or "beam search, LM <KenLM file>"
+    decoder: str = "greedy"  # or "beam search (BEAM SIZE), LM <KenLM file>"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
