@@ -108,6 +108,9 @@ def test_an_arpa_file_alone_is_a_language_model(lm_folder: Path) -> None:
 def test_attrs_json_sets_the_weights(lm_folder: Path) -> None:
     files = read_language_model(lm_folder)
     assert (files.alpha, files.beta) == (0.5, 1.0)
+    (lm_folder / "attrs.json").unlink()
+    defaults = read_language_model(lm_folder)
+    assert (defaults.alpha, defaults.beta) == (0.5, 1.5)  # pyctcdecode's, as hub folders expect
 
 
 @pytest.mark.parametrize(

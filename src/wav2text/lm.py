@@ -31,13 +31,13 @@ from .options import ModelOptions
 LM_FOLDER = "language_model"  # beside config.json in a model repo or directory
 KENLM_SUFFIXES = (".arpa", ".arpa.gz", ".bin")
 DEFAULT_ALPHA = 0.5  # pyctcdecode's defaults, for an LM that ships without attrs.json
-DEFAULT_BETA = 1.0
+DEFAULT_BETA = 1.5
 # Pruning, measured on the demo model's test splits (training/README.md step 8): against
 # flashlight's wide defaults (every token, hypotheses within 25 nats of the best) these
 # made beam 50 2.6x faster at the same CER (0.0716 vs 0.0725).
-_NEVER = -70.0  # log-probability of a token the appended word-end frame cannot hold
 TOKENS_PER_FRAME = 8  # the likeliest tokens of each frame that may extend a hypothesis
 BEAM_THRESHOLD = 15.0  # hypotheses this far (natural log) below the best are dropped
+_NEVER = -70.0  # log-probability of a token the appended word-end frame cannot hold
 INSTALL_HINT = (
     "beam search with a language model needs flashlight-text: pip install flashlight-text "
     "(wheels for Python 3.10-3.12)"
