@@ -186,7 +186,6 @@ def test_cli_lm_none_decodes_greedily(
 def test_without_flashlight_a_shipped_lm_warns_and_an_asked_for_one_fails(
     model_with_lm: Path, lm_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("wav2text.lm._flashlight_installed", lambda: False)
     monkeypatch.setitem(sys.modules, "flashlight.lib.text", None)  # importing it fails
     with pytest.warns(LanguageModelWarning, match="pip install flashlight-text"):
         assert Transcriber(model_with_lm).beam is None

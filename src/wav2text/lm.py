@@ -178,7 +178,7 @@ def load_beam_search(options: ModelOptions, model: CTCModel) -> BeamSearch | Non
     if path is None:
         return None
     files = read_language_model(path)
-    if options.lm == "auto" and not _flashlight_installed():
+    if options.lm == "auto" and _flashlight() is None:
         warnings.warn(
             f"{model.name} ships a language model, decoded greedily instead: {INSTALL_HINT}",
             LanguageModelWarning,
@@ -188,10 +188,13 @@ def load_beam_search(options: ModelOptions, model: CTCModel) -> BeamSearch | Non
     return BeamSearch(files, model.vocab, options.beam_size, options.lm_alpha, options.lm_beta)
 
 
-def _flashlight_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("flashlight") is not None
+def _flashlight() -> Any | None:
+    """flashlight-text's decoder module, or None where it cannot be imported (Python 3.13)."""
+    try:
+        from flashlight.lib.text import decoder
+    except ImportError:
+        return None
+    return decoder
 
 
 class BeamSearch:
@@ -205,18 +208,18 @@ class BeamSearch:
         alpha: float | None = None,
         beta: float | None = None,
     ) -> None:
-        try:
-            from flashlight.lib.text import decoder as fl
-            from flashlight.lib.text.decoder.kenlm import KenLM
-            from flashlight.lib.text.dictionary import Dictionary
-        except ImportError as err:
-            raise ModelLoadError(INSTALL_HINT) from err
+        fl = _flashlight()
+        if fl is None:
+            raise ModelLoadError(INSTALL_HINT)
+        from flashlight.lib.text.decoder.kenlm import KenLM
+        from flashlight.lib.text.dictionary import Dictionary
+
         if vocab.delimiter is None:
             raise ModelLoadError(
                 "this model's vocabulary has no word delimiter, so a word language model "
                 "cannot tell where its words end; decode without one (lm=None, --lm none)"
             )
-        self.vocab, self.files = vocab, files
+        self.vocab, self.files, self.delimiter = vocab, files, vocab.delimiter
         self.description = f"beam search ({beam_size}), LM {files.kenlm}"
         spellings = spell_words(files.words, vocab)
         if not spellings:
@@ -228,7 +231,7 @@ class BeamSearch:
         words.set_default_index(words.get_index("<unk>"))
         with _quiet_stderr():  # KenLM prints a progress bar while it reads
             self.lm = KenLM(str(files.kenlm), words)
-        trie = fl.Trie(len(vocab.tokens), vocab.delimiter)
+        trie = fl.Trie(len(vocab.tokens), self.delimiter)
         start = self.lm.start(False)
         for word, spelling in spellings.items():
             index = words.get_index(word)
@@ -252,7 +255,7 @@ class BeamSearch:
             options,
             trie,
             self.lm,
-            vocab.delimiter,
+            self.delimiter,
             vocab.blank,
             words.get_index("<unk>"),
             [],
@@ -265,7 +268,7 @@ class BeamSearch:
         if frames == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         emissions = np.ascontiguousarray(log_probs, dtype=np.float32)
-        padded = _with_word_end(emissions, self.vocab.delimiter)
+        padded = _with_word_end(emissions, self.delimiter)
         best = self.decoder.decode(padded.ctypes.data, len(padded), tokens)[0]
         ids = np.asarray(best.tokens[1:-1], dtype=np.int64)  # it pads a silence on each side
         # The search may still end inside a word; its letters so far are no word: blank them.
@@ -284,14 +287,14 @@ class BeamSearch:
             )
 
 
-def _with_word_end(emissions: np.ndarray, delimiter: int | None) -> np.ndarray:
+def _with_word_end(emissions: np.ndarray, delimiter: int) -> np.ndarray:
     """The frames plus one that can only hold a word delimiter.
 
     A word is finished by the delimiter its spelling ends with; where the audio stops right
     after the last word, emitting one in a blank frame costs more than leaving the word
     unfinished, and the word would be lost (seen-voice CER 0.069 -> 0.076 without this)."""
     end = np.full((1, emissions.shape[1]), _NEVER, dtype=np.float32)
-    end[0, delimiter or 0] = 0.0
+    end[0, delimiter] = 0.0
     return np.ascontiguousarray(np.concatenate([emissions, end]))
 
 
