@@ -3,7 +3,7 @@ and the bundled model's words on the GPU against the CPU.
 
     python benchmarks/bench_gpu.py [--device cuda] [--minutes 10] [--batches 1 8 32]
 
-The real recordings of ../shared/data/real joined by natural pauses (no speech synthesis:
+The real recordings of tests/data/real joined by natural pauses (no speech synthesis:
 a GPU machine may have no apt), repeated to `--minutes`; VAD segmentation, and the
 pipeline's own 10 s windows; the transformers pipeline at fp32 with 10 s chunks as the
 reference row. Runs on CPU too

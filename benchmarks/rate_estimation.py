@@ -3,7 +3,7 @@
     python benchmarks/rate_estimation.py [--model wav2text:demo-en] [--voices 12]
 
 Labelled set: synthetic speech (held-out sentences, seen and held-out voices) and the
-real clips in ../shared/data/real with at least 2 s of audio, each resampled to every
+real clips in tests/data/real with at least 2 s of audio, each resampled to every
 candidate rate and written as headerless s16le PCM. Prints the confusion matrix (true
 rate x estimate), exact share, confident answers more than 10 % off, abstentions, and
 the cost per estimate, and whether the transcript with the estimated rate equals the one
@@ -26,13 +26,8 @@ from training.real import real_clips  # noqa: E402
 
 from wav2text import RawFormat, TranscribeOptions, Transcriber  # noqa: E402
 from wav2text.audio import open_audio, open_with, to_mono  # noqa: E402
-from wav2text.estimate import (  # noqa: E402
-    CANDIDATE_RATES,
-    RATE_CONFIDENCE,
-    check_stream,
-    estimate_rate,
-    near,
-)
+from wav2text.estimate import estimate_rate, near  # noqa: E402
+from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE, check_header  # noqa: E402
 
 
 def synthetic(count: int) -> list[tuple[str, np.ndarray, int]]:
@@ -71,7 +66,9 @@ def estimation(transcriber: Transcriber, clips: list, rates: list[int]) -> None:
         for t, true_rate in enumerate(rates):
             data = as_raw_s16le(soxr.resample(samples, rate, true_rate, quality="HQ"))
             decoded = open_audio(data, raw=RawFormat("s16le", 1), sample_rate=16000)
-            estimate = estimate_rate(np.concatenate(list(to_mono(decoded))), transcriber.model)
+            estimate = estimate_rate(
+                np.concatenate(list(to_mono(decoded))), transcriber.model, rates
+            )
             costs.append(estimate.cost_s)
             top = estimate.probabilities[0][1]
             outcomes.append((true_rate, estimate.rate, estimate.confidence, top))
@@ -134,7 +131,7 @@ def mislabelling(transcriber: Transcriber, clips: list) -> None:
             data = soxr.resample(samples, rate, content, quality="HQ").astype(np.float32)
             for header in (content // 2, content, content * 2):
                 audio = open_audio(data, sample_rate=header)
-                _, check = check_stream(audio, transcriber.model)
+                check = check_header(audio, transcriber.model).check
                 assert check is not None
                 if header == content:
                     honest += 1

@@ -23,7 +23,8 @@ from wav2text import (
 )
 from wav2text.audio import open_audio, to_mono
 from wav2text.cli import main
-from wav2text.estimate import RATE_CONFIDENCE, _model_score, estimate_rate, probability_near
+from wav2text.estimate import _model_score, estimate_rate, probability_near
+from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
 from wav_files import write_s16_wav
 
 S16 = RawFormat("s16le", 1)
@@ -72,7 +73,8 @@ def test_rates_8_8_percent_apart_may_be_confused_but_nothing_further(
 ) -> None:
     """The judge hears tempo and pitch; 22050 and 24000 differ by less than speakers do.
     Sharing the vote, they make one confident answer."""
-    estimate = estimate_rate(np.frombuffer(raw_at(speech, rate), "<i2") / 32768, bundled.model)
+    samples = np.frombuffer(raw_at(speech, rate), "<i2") / 32768
+    estimate = estimate_rate(samples, bundled.model, CANDIDATE_RATES)
     assert estimate.rate in (rate, neighbour)
     assert {estimate.rate, estimate.runner_up} == {rate, neighbour}
     assert estimate.confidence >= RATE_CONFIDENCE

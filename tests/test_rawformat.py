@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training.real import SHARED_REAL
+from training.real import REAL_DIR
 
-from conftest import REQUIRE_TOOLS, need_tool
+from conftest import need_tool
 from wav2text import InvalidAudioError, RawFormat, TranscribeOptions, Transcriber
 from wav2text.rawformat import HEAD_BYTES, detect_raw_format, smoothness
 
@@ -34,11 +34,10 @@ def test_every_format_is_recognised(speech_wav: Path, fmt: str, rate: int) -> No
 REAL = ["librivox_sense_0870.wav", "arctic_axb_a0004.wav", "vctk_p286_011_48k.wav"]
 
 
-@pytest.mark.skipif(not SHARED_REAL.exists() and not REQUIRE_TOOLS, reason="no real clips")
 @pytest.mark.parametrize("clip", REAL)
 @pytest.mark.parametrize("fmt", ["s16le", "s16be", "s32le", "f32le", "u8", "mulaw", "alaw"])
 def test_real_recordings(clip: str, fmt: str) -> None:
-    assert detect_raw_format(raw_bytes(SHARED_REAL / clip, fmt)[:HEAD_BYTES]) == fmt
+    assert detect_raw_format(raw_bytes(REAL_DIR / clip, fmt)[:HEAD_BYTES]) == fmt
 
 
 def test_noise_is_refused() -> None:

@@ -1,19 +1,17 @@
-"""The real recordings in ../shared/data/real: every container, rate and layout decodes right."""
+"""The real recordings in tests/data/real: every container, rate and layout decodes right."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from training.real import SHARED_REAL, RealClip, real_clips
+from training.real import REAL_DIR, RealClip, real_clips
 
-from conftest import REQUIRE_TOOLS
 from wav2text import Transcriber
 
-CLIPS = real_clips(SHARED_REAL)
+CLIPS = real_clips(REAL_DIR)
 
 
-@pytest.mark.skipif(not CLIPS and not REQUIRE_TOOLS, reason="shared/data/real not present")
 @pytest.mark.parametrize("clip", CLIPS, ids=[c.file for c in CLIPS])
 def test_real_clip_facts(tiny: Transcriber, clip: RealClip) -> None:
     result = tiny.transcribe(clip.path, clip.options())
@@ -28,8 +26,10 @@ def test_real_clip_facts(tiny: Transcriber, clip: RealClip) -> None:
     assert info.container == ("s16le" if container == "raw" else container)
 
 
-def test_real_clips_are_there_in_ci() -> None:
-    assert CLIPS or not REQUIRE_TOOLS, f"expected the real clips at {SHARED_REAL}"
+def test_the_real_clips_ship_with_the_repository() -> None:
+    """They are part of the clone: nothing beside the repository is read."""
+    assert len(CLIPS) == 28 and all(clip.path.is_file() for clip in CLIPS)
+    assert REAL_DIR.is_relative_to(Path(__file__).resolve().parent)
 
 
 def test_all_kinds_of_real_input_present() -> None:

@@ -105,7 +105,10 @@ def _tone_wav(path: Path, rate: int) -> Path:
         ({"response_format": "mp3"}, "response_format must be one of"),
         ({"timestamp_granularities[]": "word"}, "word timestamps need response_format"),
         ({"timestamp_granularities[]": "frame", "response_format": "verbose_json"}, "takes word"),
-        ({"sample_rate": "fast"}, "sample_rate must be"),
+        ({"sample_rate": "fast"}, "sample_rate: a sampling rate is a whole number"),
+        ({"sample_rate": "²"}, "sample_rate: a sampling rate is a whole number"),
+        ({"sample_rate": "١٦٠٠٠"}, "sample_rate: a sampling rate is a whole number"),
+        ({"sample_rate": "9" * 5000}, "sample_rate: a sampling rate is a whole number"),
         ({"raw": "mp3"}, "raw must be one of"),
         ({"channels": "2"}, "channels describes raw input"),
         ({"sample_rate": "0"}, "sampling rate 0 Hz is not plausible"),  # not taken as "none"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from training.real import SHARED_REAL
+from training.real import REAL_DIR
 
 from wav2text.audio import open_audio, to_mono
 from wav2text.rate import resample_stream
@@ -22,9 +22,7 @@ FRAME = round(FRAME_S * RATE)  # 512 samples
 
 
 def real_clip_16k(name: str = "jfk_inaugural_44k_stereo_24bit.flac") -> np.ndarray:
-    path = SHARED_REAL / name
-    if not path.exists():
-        pytest.skip(f"{path} not present")
+    path = REAL_DIR / name
     audio = open_audio(path)
     return np.concatenate(list(resample_stream(to_mono(audio), audio.rate, RATE)))
 
@@ -280,11 +278,11 @@ def test_negative_control_no_word_break_at_pauses(
     """Without a delimiter in the silence between cuts, the last word of one sentence and
     the first of the next become one word running across a 3 s pause: caught above."""
     from wav2text import TranscribeOptions
-    from wav2text.pipeline import _Frames
+    from wav2text.segments import Stitcher
 
     audio, spans = paused_speech
-    original = _Frames._silence
-    monkeypatch.setattr(_Frames, "_silence", lambda self, n, _: original(self, n, False))
+    original = Stitcher._silence
+    monkeypatch.setattr(Stitcher, "_silence", lambda self, n, _: original(self, n, False))
     words = bundled.transcribe(audio, TranscribeOptions(sample_rate=RATE)).words  # type: ignore[attr-defined]
     (_, end0), (start1, _) = spans
     assert any(w.start < end0 and w.end > start1 for w in words)

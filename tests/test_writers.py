@@ -62,8 +62,31 @@ def test_json_round_trip() -> None:
 
 def test_outputs_named_after_input(tmp_path: Path) -> None:
     paths = write_outputs(T, tmp_path / "out", "talk", WRITERS)
-    assert sorted(p.name for p in paths) == [f"talk.{e}" for e in sorted(WRITERS)]
+    assert sorted(p.name for p in paths) == sorted(
+        ["talk.txt", "talk.json", "talk.srt", "talk.vtt", "talk.tsv", "talk.verbose.json"]
+    )
     assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_one_registry_names_every_format() -> None:
+    """The CLI's -f choices, `-f all`, and the server's response formats and media types
+    all come from the writers' registry."""
+    from wav2text.cli import build_parser
+    from wav2text.writers import ALL_FORMATS, RESPONSE_WRITERS
+
+    transcribe = build_parser()._subparsers._group_actions[0].choices["transcribe"]  # type: ignore[union-attr]
+    (fmt,) = [a for a in transcribe._actions if "--format" in a.option_strings]
+    assert list(fmt.choices) == [*WRITERS, "all"]
+    assert set(ALL_FORMATS) < set(WRITERS)
+    assert set(RESPONSE_WRITERS) == {"json", "text", "srt", "vtt", "tsv", "verbose_json"}
+    assert RESPONSE_WRITERS["srt"] is WRITERS["srt"]
+
+
+def test_verbose_json_is_openais_shape() -> None:
+    body = json.loads(render("verbose_json"))
+    assert body["task"] == "transcribe" and body["text"] == T.text
+    assert [w["word"] for w in body["words"]] == ["HELLO", "WORLD", "AGAIN"]
+    assert [s["text"] for s in body["segments"]] == ["HELLO WORLD", "AGAIN"]
 
 
 def test_crash_mid_write_leaves_old_file_and_no_partial(

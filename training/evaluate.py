@@ -2,7 +2,7 @@
 
 Prints CER/WER on the held-out test splits of a corpus (sentences never trained on; seen
 voices, and a voice never heard), per-clip CER/WER on the real recordings in
-shared/data/real, and inference speed on one CPU thread.
+tests/data/real, and inference speed on one CPU thread.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from wav2text import ModelOptions, TranscribeOptions, Transcriber
 from wav2text.lm import lm_argument
 from wav2text.options import SEGMENTATIONS
 
-from .real import SHARED_REAL, real_clips
+from .real import REAL_DIR, real_clips
 from .text import normalise
 from .train import Corpus
 
@@ -78,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model")
     parser.add_argument("--corpus", type=Path, default=Path("runs/corpus"))
-    parser.add_argument("--real", type=Path, default=SHARED_REAL)
+    parser.add_argument("--real", type=Path, default=REAL_DIR)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--segmentation", choices=SEGMENTATIONS, default="vad")
     parser.add_argument(

@@ -1,4 +1,5 @@
-"""The real recordings in shared/data/real, as their manifest describes them."""
+"""The real recordings in tests/data/real (copied from the project's shared data, licences in
+its SOURCES.md), as their manifest describes them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from wav2text import RawFormat, TranscribeOptions
 
-SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+REAL_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class RealClip:
         return replace(base, raw=None, sample_rate=None)
 
 
-def real_clips(directory: Path = SHARED_REAL, min_seconds: float = 0.0) -> list[RealClip]:
+def real_clips(directory: Path = REAL_DIR, min_seconds: float = 0.0) -> list[RealClip]:
     """Every clip the manifest lists (none if the directory has no manifest)."""
     manifest = directory / "manifest.tsv"
     if not manifest.exists():

@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 
 from .audio import DecodedAudio, Source, audio_info, open_with
-from .estimate import RateCheck, check_stream
+from .errors import UnknownSampleRateError
+from .estimate import RateCheck
 from .model import CTCModel
 from .options import TranscribeOptions
+from .rate import decide_rate
 from .spectrum import (
     SILENT_FRAME_DBFS,
     SpectrumMeter,
@@ -56,13 +58,20 @@ def analyse(
     model_rate: int = 16000,
     model: CTCModel | None = None,
 ) -> Analysis:
-    """Measure an input in one pass; with a model, also test its header's rate."""
+    """Measure an input in one pass; with a model, also test its header's rate (or
+    estimate an unknown one, for sample_rate="auto")."""
     options = options or TranscribeOptions()
     audio = open_with(source, options)
     check = None
-    if model is not None and audio.rate_source == "header":
-        audio, check = check_stream(audio, model)
+    if model is not None:
+        decided = decide_rate(audio, model, replace(options, check_rate=True))
+        audio, check = decided.audio, decided.check
         model_rate = model.sampling_rate
+    elif audio.rate is None:
+        raise UnknownSampleRateError(
+            "telling an unknown rate needs the model: inspect --sample-rate auto with "
+            "--check-rate [-m MODEL], or transcribe with --sample-rate auto"
+        )
     meter = _Meter(audio.channels)
     for block in audio.blocks:
         meter.add(block)
@@ -104,6 +113,7 @@ class _Meter:
 def _summary(
     audio: DecodedAudio, meter: _Meter, options: TranscribeOptions, model_rate: int
 ) -> Analysis:
+    assert audio.rate is not None and audio.rate_source is not None
     n = max(meter.count, 1)
     duration = meter.count / audio.rate
     spectral = meter.spectral

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 import av
 import numpy as np
@@ -19,20 +19,18 @@ from .errors import (
     AudioDecodeError,
     EmptyAudioError,
     InvalidAudioError,
-    InvalidSampleRateError,
     NoAudioStreamError,
     OptionsError,
     TruncatedAudioError,
     UnknownSampleRateError,
 )
 from .options import RawFormat, TranscribeOptions
+from .rate import RateChoice, valid_rate
 from .rawformat import HEAD_BYTES, detect_raw_format
 from .results import AudioInfo, RateSource
 
 BLOCK_SAMPLES = 1 << 16  # samples per channel handed on at a time (~4 s at 16 kHz)
 MAX_ARRAY_CHANNELS = 32  # the array axis no longer than this is the channel axis
-MIN_RATE_HZ = 1_000
-MAX_RATE_HZ = 768_000  # the highest PCM rate real converters use
 TRUNCATION_TOLERANCE_S = 0.15  # MP3 priming + padding reach ~100 ms at 22 kHz
 TRUNCATION_TOLERANCE_SHARE = 0.01
 
@@ -45,67 +43,40 @@ Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | np
 class DecodedAudio:
     """An opened input: its facts, and an iterator of (n, channels) float32 blocks."""
 
-    rate: int
+    rate: int | None  # None until decided, for sample_rate="auto"
     channels: int
-    rate_source: RateSource
+    rate_source: RateSource | None
     codec: str | None
     container: str | None
     blocks: Iterator[np.ndarray]
 
 
-PLACEHOLDER_RATE = 16000  # the rate of audio opened with sample_rate="auto" until estimated
-
-
-def check_rate(rate: object) -> int:
-    """Return a valid sampling rate in Hz or raise InvalidSampleRateError."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
-        if isinstance(rate, float) and rate.is_integer():
-            rate = int(rate)
-        else:
-            raise InvalidSampleRateError(
-                f"sampling rate must be a whole number of Hz, got {rate!r}"
-            )
-    if not MIN_RATE_HZ <= int(rate) <= MAX_RATE_HZ:
-        raise InvalidSampleRateError(
-            f"sampling rate {rate} Hz is not plausible; give the rate the audio was "
-            f"recorded at, between {MIN_RATE_HZ} and {MAX_RATE_HZ} Hz (e.g. 16000 or 44100)"
-        )
-    return int(rate)
-
-
 def open_audio(
     source: Source,
     *,
-    sample_rate: int | Literal["auto"] | None = None,
+    sample_rate: RateChoice = None,
     raw: RawFormat | None = None,
     stream_index: int = 0,
     allow_truncated: bool = False,
 ) -> DecodedAudio:
     """Open any supported input. Decoding happens lazily as `blocks` is consumed.
 
-    sample_rate="auto" opens arrays and raw PCM at a placeholder rate and marks the result
-    rate_source="estimated": the caller must estimate the rate (wav2text.estimate).
+    sample_rate="auto" leaves the rate unknown (None, and no rate_source) until the caller
+    decides it from the samples (wav2text.rate.decide_rate); a header's rate is not used.
     """
-    if sample_rate == "auto":
-        audio = open_audio(
-            source,
-            sample_rate=None if raw is None and not _is_array(source) else PLACEHOLDER_RATE,
-            raw=raw,
-            stream_index=stream_index,
-            allow_truncated=allow_truncated,
-        )
-        return replace(audio, rate_source="estimated")
-    rate = None if sample_rate is None else check_rate(sample_rate)
+    auto = sample_rate == "auto"
+    rate = None if sample_rate is None or sample_rate == "auto" else valid_rate(sample_rate)
     if _is_array(source):
         if raw is not None:
             raise OptionsError("raw= describes bytes; an array already has its samples")
-        return _open_array(source, rate)
-    if raw is not None and rate is None:
+        return _open_array(source, rate, auto)
+    if raw is not None and rate is None and not auto:
         raise UnknownSampleRateError(
             "headerless PCM carries no sampling rate: pass sample_rate=RATE "
             "(CLI: --sample-rate RATE), e.g. 16000 for wideband or 8000 for telephone audio"
         )
-    return _open_container(source, rate, raw, stream_index, allow_truncated)
+    audio = _open_container(source, rate, raw, stream_index, allow_truncated)
+    return replace(audio, rate=None, rate_source=None) if auto else audio
 
 
 def open_with(source: Source, options: TranscribeOptions) -> DecodedAudio:
@@ -128,6 +99,7 @@ def audio_info(
     rate_runner_up: int | None = None,
 ) -> AudioInfo:
     """The facts of opened audio and the steps that bring it to a model at model_rate."""
+    assert audio.rate is not None and audio.rate_source is not None, "rate not decided"
     return AudioInfo(
         source_rate=audio.rate,
         rate_source=audio.rate_source,
@@ -154,9 +126,10 @@ def to_mono(audio: DecodedAudio, channel: int | None = None) -> Iterator[np.ndar
     for block in audio.blocks:
         finite = np.isfinite(block).all(axis=1)
         if not finite.all():
-            at = (seen + int(np.argmin(finite))) / audio.rate
+            at = seen + int(np.argmin(finite))
+            where = f"{at / audio.rate:.2f} s" if audio.rate else f"sample {at}"
             raise InvalidAudioError(
-                f"the audio holds NaN or infinite samples (first at {at:.2f} s); "
+                f"the audio holds NaN or infinite samples (first at {where}); "
                 "fix the producer of this audio or replace them, e.g. np.nan_to_num(x)"
             )
         seen += len(block)
@@ -181,14 +154,15 @@ def _is_array(source: object) -> bool:
     return isinstance(source, np.ndarray) or type(source).__module__.startswith("torch")
 
 
-def _open_array(source: Any, rate: int | None) -> DecodedAudio:
+def _open_array(source: Any, rate: int | None, auto: bool) -> DecodedAudio:
     samples = _as_frames_by_channels(_to_numpy(source))
-    if rate is None:
+    if rate is None and not auto:
         raise UnknownSampleRateError(
             "an array carries no sampling rate: pass sample_rate=RATE with the rate it was "
             "recorded or loaded at (librosa.load returns it; soundfile.read too)"
         )
-    return DecodedAudio(rate, samples.shape[1], "given", None, None, _array_blocks(samples))
+    given: RateSource | None = None if auto else "given"
+    return DecodedAudio(rate, samples.shape[1], given, None, None, _array_blocks(samples))
 
 
 def _to_numpy(source: Any) -> np.ndarray:
@@ -319,7 +293,8 @@ def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat |
     try:
         if raw is None:
             return av.open(file, mode="r", metadata_errors="ignore")
-        options = {"sample_rate": str(rate), "ch_layout": _layout_name(raw.channels)}
+        # FFmpeg's raw demuxer needs some rate even when it is unknown; samples don't change
+        options = {"sample_rate": str(rate or 16000), "ch_layout": _layout_name(raw.channels)}
         return av.open(file, mode="r", format=raw.sample_format, options=options)
     except av.error.FFmpegError as err:
         raise AudioDecodeError(
@@ -454,3 +429,19 @@ def _peek(file: str | BinaryIO, n: int) -> tuple[bytes | None, int | None]:
         return head, size - here
     except (OSError, AttributeError, ValueError):
         return None, None
+
+
+class SampleCounter:
+    """Passes mono blocks through, counting samples and the peak (known at the end)."""
+
+    def __init__(self, blocks: Iterable[np.ndarray]) -> None:
+        self._blocks = blocks
+        self.count = 0
+        self.peak = 0.0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block in self._blocks:
+            self.count += len(block)
+            if len(block):
+                self.peak = max(self.peak, float(np.abs(block).max()))
+            yield block

@@ -6,15 +6,17 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
 from .errors import OptionsError, reason
-from .options import OutputFormat, TranscribeOptions
-from .pipeline import Transcriber
+from .options import TranscribeOptions
 from .results import Transcript
 from .writers import WRITERS, output_paths, write_outputs
+
+if TYPE_CHECKING:
+    from .pipeline import Transcriber
 
 STDIN = "-"
 
@@ -30,7 +32,7 @@ def output_stem(name: str) -> str:
 
 
 def planned_outputs(
-    inputs: Sequence[str], out_dir: Path, formats: Sequence[OutputFormat]
+    inputs: Sequence[str], out_dir: Path, formats: Sequence[str]
 ) -> dict[str, list[Path]]:
     """The files each input will write; OptionsError if two inputs would write the same."""
     owners: dict[str, str] = {}
@@ -51,7 +53,7 @@ def run_batch(
     transcriber: Transcriber,
     inputs: Sequence[str],
     options: TranscribeOptions,
-    formats: Sequence[OutputFormat],
+    formats: Sequence[str],
     out_dir: Path | None,
     stdout: TextIO = sys.stdout,
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
@@ -79,7 +81,7 @@ def settled(
 def inputs_to_do(
     inputs: Sequence[str],
     out_dir: Path,
-    formats: Sequence[OutputFormat],
+    formats: Sequence[str],
     report: Callable[[str], None],
 ) -> list[str]:
     """Inputs without all their outputs in out_dir.
@@ -98,7 +100,7 @@ class Sink:
     """Where outcomes go, in whatever order they come: outputs, warnings, failures, progress."""
 
     def __init__(
-        self, formats: Sequence[OutputFormat], out_dir: Path | None, stdout: TextIO, total: int
+        self, formats: Sequence[str], out_dir: Path | None, stdout: TextIO, total: int
     ) -> None:
         self.formats, self.out_dir, self.stdout = formats, out_dir, stdout
         self.total = total
@@ -129,7 +131,7 @@ def _open(name: str) -> object:
 def _emit(
     transcript: Transcript,
     name: str,
-    formats: Sequence[OutputFormat],
+    formats: Sequence[str],
     out_dir: Path | None,
     stdout: TextIO,
 ) -> None:

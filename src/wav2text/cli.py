@@ -19,17 +19,16 @@ from .options import (
     DEFAULT_CHUNK_LENGTH_S,
     DEFAULT_STRIDE_LENGTH_S,
     DTYPES,
-    OUTPUT_FORMATS,
     RATE_CONFIDENCE,
     RAW_FORMATS,
     SEGMENTATIONS,
     ModelOptions,
-    OutputFormat,
     RawFormat,
     ServerLimits,
     TranscribeOptions,
 )
 from .resolve import BUNDLED_MODEL, DEFAULT_MODEL, ENV_VAR, BundledModelWarning, resolve_model
+from .writers import ALL_FORMATS, WRITERS
 
 if TYPE_CHECKING:
     from .pipeline import Transcriber
@@ -63,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("inputs", nargs="+", metavar="FILE", help="audio/video files; - for stdin")
     _add_model_arguments(run)
-    run.add_argument("-f", "--format", default="txt", choices=[*OUTPUT_FORMATS, "all"])
+    run.add_argument("-f", "--format", default="txt", choices=[*WRITERS, "all"])
     run.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
     run.add_argument(
         "--ray",
@@ -280,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--channels describes raw input: use it with --raw")
     if args.command == "inspect":
         return _inspect(args)
-    formats: list[OutputFormat] = list(OUTPUT_FORMATS) if args.format == "all" else [args.format]
+    formats: list[str] = list(ALL_FORMATS) if args.format == "all" else [args.format]
     if len(formats) > 1 and args.output_dir is None:
         parser.error("-f all writes several files: give an output directory with -o DIR")
     if args.ray is not None and args.output_dir is None:
@@ -324,7 +323,7 @@ def _on_ray(
     args: argparse.Namespace,
     model: ModelOptions,
     options: TranscribeOptions,
-    formats: list[OutputFormat],
+    formats: list[str],
 ) -> int:
     try:
         from .cluster import RayOptions, run_on_ray

@@ -27,7 +27,7 @@ import ray
 
 from .batch import Failure, Sink, inputs_to_do, planned_outputs, settled
 from .errors import OptionsError
-from .options import ModelOptions, OutputFormat, TranscribeOptions
+from .options import ModelOptions, TranscribeOptions
 from .pipeline import Transcriber
 from .resolve import BundledModelWarning, resolve_model
 from .results import Transcript
@@ -63,7 +63,7 @@ def run_on_ray(
     model: ModelOptions,
     inputs: Sequence[str],
     options: TranscribeOptions,
-    formats: Sequence[OutputFormat],
+    formats: Sequence[str],
     out_dir: Path,
     ray_options: RayOptions = RayOptions(),
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),

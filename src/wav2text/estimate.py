@@ -10,18 +10,15 @@ in its spectrum, and under the true rate that cut sits at a standard Nyquist fre
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
 
-from .audio import DecodedAudio
 from .errors import UnknownSampleRateError
-from .model import CTCModel
-from .options import CANDIDATE_RATES, RATE_CONFIDENCE
 from .spectrum import STANDARD_RATES, effective_bandwidth, long_term_spectrum
 
 EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
@@ -32,6 +29,9 @@ _TEMPERATURE = 0.05  # score differences this large are worth a factor e in odds
 _EDGE_BONUS = 0.1  # score added where a spectral cut lands on a standard Nyquist
 _EDGE_TOLERANCE = 0.03  # |log(cut / nyquist)| counted as a match
 _NOMINAL = 48000  # any rate: the cut is measured as a fraction of it
+
+if TYPE_CHECKING:
+    from .model import CTCModel
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class RateEstimate:
 def estimate_rate(
     samples: np.ndarray,
     model: CTCModel,
-    candidates: Sequence[int] = CANDIDATE_RATES,
+    candidates: Sequence[int],
     excerpt_s: float = EXCERPT_S,
 ) -> RateEstimate:
     """Score each candidate rate on one excerpt of mono float samples."""
@@ -88,7 +88,7 @@ def probability_near(probabilities: Sequence[tuple[int, float]], rate: int) -> f
     return sum(p for r, p in probabilities if near(r, rate))
 
 
-def confident_rate(estimate: RateEstimate, threshold: float = RATE_CONFIDENCE) -> int:
+def confident_rate(estimate: RateEstimate, threshold: float) -> int:
     """The estimated rate, or UnknownSampleRateError when the evidence is too weak."""
     if estimate.confidence < threshold:
         raise UnknownSampleRateError(
@@ -96,28 +96,6 @@ def confident_rate(estimate: RateEstimate, threshold: float = RATE_CONFIDENCE) -
             "pass sample_rate=RATE (CLI: --sample-rate RATE) with the rate it was recorded at"
         )
     return estimate.rate
-
-
-SEARCH_S = 30.0  # the excerpt is sought in the first this-many seconds (at the top rate)
-
-
-def estimate_stream(
-    audio: DecodedAudio,
-    model: CTCModel,
-    candidates: Sequence[int] = CANDIDATE_RATES,
-    threshold: float = RATE_CONFIDENCE,
-) -> tuple[DecodedAudio, RateEstimate | None]:
-    """Estimate the rate of opened audio from its first blocks; the blocks stay intact.
-
-    Returns the audio with the estimated rate, or unchanged (and no estimate) when it holds
-    no samples or non-finite ones: those get their own errors downstream.
-    """
-    audio, mono = _peek_mono(audio, int(SEARCH_S * max(candidates)))
-    if mono is None:
-        return audio, None
-    estimate = estimate_rate(mono, model, candidates)
-    rate = confident_rate(estimate, threshold)
-    return replace(audio, rate=rate, rate_source="estimated"), estimate
 
 
 @dataclass(frozen=True)
@@ -146,32 +124,12 @@ class RateCheck:
 MISLABEL_CONFIDENCE = 0.9
 
 
-def check_stream(audio: DecodedAudio, model: CTCModel) -> tuple[DecodedAudio, RateCheck | None]:
-    """Test the declared rate against half and double; the blocks stay intact."""
-    declared = audio.rate
-    candidates = [r for r in (declared // 2, declared, declared * 2) if 4000 <= r <= 192000]
-    audio, mono = _peek_mono(audio, int(SEARCH_S * max(candidates)))
-    if mono is None:
-        return audio, None
-    estimate = estimate_rate(mono, model, candidates)
-    return audio, RateCheck(declared, estimate.rate, estimate.confidence)
-
-
-def _peek_mono(audio: DecodedAudio, limit: int) -> tuple[DecodedAudio, np.ndarray | None]:
-    """The first `limit` samples as mono (None if empty or not finite), blocks intact."""
-    blocks = iter(audio.blocks)
-    head: list[np.ndarray] = []
-    count = 0
-    for block in blocks:
-        head.append(block)
-        count += len(block)
-        if count >= limit:
-            break
-    audio = replace(audio, blocks=itertools.chain(head, blocks))
-    mono = np.concatenate([b.mean(axis=1) for b in head]) if head else np.zeros(0)
-    if not len(mono) or not np.isfinite(mono).all():
-        return audio, None
-    return audio, mono
+def check_declared(
+    samples: np.ndarray, model: CTCModel, declared: int, candidates: Sequence[int]
+) -> RateCheck:
+    """Score a declared rate against its rivals (its half and double) on mono samples."""
+    estimate = estimate_rate(samples, model, candidates)
+    return RateCheck(declared, estimate.rate, estimate.confidence)
 
 
 def _loudest_start(samples: np.ndarray, length: int) -> int:

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import OptionsError
+from .rate import CANDIDATE_RATES, RATE_CONFIDENCE, RateChoice, valid_rate
 
 Device = str  # "auto", "cpu", "cuda", "cuda:1", "mps", ...
 DType = Literal["float32", "bfloat16", "float16"]
-OutputFormat = Literal["txt", "json", "srt", "vtt", "tsv"]
 Segmentation = Literal["vad", "window"]
 
-OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "json", "srt", "vtt", "tsv")
 DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
 
@@ -34,10 +33,6 @@ RAW_FORMATS = (
     "mulaw",
     "alaw",
 )
-
-# The rates sample_rate="auto" chooses from: those audio is commonly stored at.
-CANDIDATE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
-RATE_CONFIDENCE = 0.7  # below it, "auto" refuses to guess (the trade: README, benchmarks)
 
 DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square
 DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model
@@ -130,7 +125,7 @@ class TranscribeOptions:
         OptionsError for a model with one language or without this one.
     """
 
-    sample_rate: int | Literal["auto"] | None = None
+    sample_rate: RateChoice = None
     raw: RawFormat | None = None
     stream_index: int = 0
     channel: int | None = None
@@ -151,8 +146,11 @@ class TranscribeOptions:
             raise OptionsError(
                 f"sample_rate must be a number of Hz or 'auto', got {self.sample_rate!r}"
             )
+        if self.sample_rate not in (None, "auto"):
+            object.__setattr__(self, "sample_rate", valid_rate(self.sample_rate))
         if len(self.rate_candidates) < 2:
             raise OptionsError("rate_candidates needs at least two rates to choose from")
+        object.__setattr__(self, "rate_candidates", tuple(map(valid_rate, self.rate_candidates)))
         if not 0 < self.rate_confidence <= 1:
             raise OptionsError(
                 "rate_confidence is a probability above 0 and at most 1, "

@@ -1,34 +1,32 @@
-"""Orchestration only: source -> audio -> rate -> segments -> model -> ctc -> Transcript."""
+"""Orchestration only: source -> audio -> rate -> segments -> model -> ctc -> Transcript.
+
+Each input becomes a Job (wav2text.job). Its pieces flow through one stream tagged with
+their job, batched into forward passes across inputs; an exception on one input's path
+(opening, decoding, a forward pass, decoding the frames) becomes that input's outcome.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-from .audio import DecodedAudio, Source, audio_info, open_with, to_mono
+from .audio import SampleCounter, Source, audio_info, open_with, to_mono
 from .ctc import best_path, merge_tokens, words_from_spans
-from .errors import AudioTooShortError, EmptyAudioError, OptionsError
-from .estimate import RateCheck, RateEstimate, check_stream, estimate_stream
+from .errors import AudioTooShortError, EmptyAudioError
+from .job import END, Item, Job
 from .lm import load_beam_search
 from .model import CTCModel, load_model
-from .options import (
-    MIN_PAUSE_S,
-    MIN_SEGMENT_S,
-    SPEECH_PAD_S,
-    ModelOptions,
-    TranscribeOptions,
-    check_window,
-)
+from .options import ModelOptions, TranscribeOptions
 from .prefetch import prefetch
-from .rate import resample_stream
+from .rate import decide_rate, resample_stream
 from .results import Transcript, segments_from_words
 from .segments import (
     CutPlan,
     Piece,
+    Stitcher,
     WindowPlan,
     batches_by_length,
     plan_cuts,
@@ -44,6 +42,7 @@ from .vad import speech_probabilities
 SILENCE_PEAK = 10 ** (-70 / 20)
 T = TypeVar("T")
 LOOKAHEAD_BATCHES = 4  # pieces are grouped by length among this many batches' worth
+Decision = tuple[np.ndarray, np.ndarray]  # a piece's token id and probability per frame
 
 
 def _audible(samples: np.ndarray, model: CTCModel) -> bool:
@@ -90,67 +89,117 @@ class Transcriber:
         self.model.use_language(options.language)  # None: the language it was loaded in
         if self.beam:
             self.beam.check_vocabulary(self.model.vocab)
-        jobs: dict[int, _Job] = {}
-        failures: dict[int, Exception] = {}
-        tagged = self._tagged_pieces(sources, options, jobs, failures)
-        for (k, piece), decision in self._decide(tagged, options.batch_size):
-            if piece is not None and decision is not None:
-                jobs[k].frames.add(piece, *decision)
-                continue
-            outcome = failures.pop(k) if k in failures else self._finish(jobs[k], options)
-            jobs.pop(k, None)
-            yield outcome
-            # While this iterator waited, another on the same model may have switched it.
-            self.model.use_language(options.language)
+        for job, item in self._decided(self._stream(sources, options), options.batch_size):
+            if item is END:
+                yield self._outcome(job, options)
+                # While this iterator waited, another on the same model may have switched it.
+                self.model.use_language(options.language)
 
-    def _tagged_pieces(
-        self,
-        sources: Iterable[Source],
-        options: TranscribeOptions,
-        jobs: dict[int, _Job],
-        failures: dict[int, Exception],
-    ) -> Iterator[tuple[int, Piece | None]]:
-        """Every source's pieces tagged with its index, then (index, None) when it ends;
-        a source that fails records its exception and ends there."""
-        for k, source in enumerate(sources):
+    def _stream(
+        self, sources: Iterable[Source], options: TranscribeOptions
+    ) -> Iterator[tuple[Job, Item]]:
+        """Each input's pieces tagged with its job, then (job, END); a job that fails
+        takes no more pieces."""
+        vocab = self.model.vocab
+        for index, source in enumerate(sources):
+            job = Job(index, Stitcher(self.model.hop, vocab.blank, vocab.delimiter))
+            pieces = self._pieces_of(job, source, options)
             try:
-                jobs[k] = self._start(source, options)
-                for piece in jobs[k].pieces:
-                    yield k, piece
-            except Exception as err:  # handed to the caller as this input's outcome
-                failures[k] = err
-            yield k, None
+                for piece in pieces:
+                    if job.failed:  # a forward pass failed on one of its pieces
+                        break
+                    yield job, piece
+            except Exception as err:  # this input's outcome; the others carry on
+                job.fail(err)
+            finally:
+                pieces.close()  # stops its decoding thread
+            yield job, END
 
-    def _start(self, source: Source, options: TranscribeOptions) -> _Job:
-        audio = open_with(source, options)
-        estimate, check = None, None
-        if options.sample_rate == "auto":
-            audio, estimate = estimate_stream(
-                audio, self.model, options.rate_candidates, options.rate_confidence
-            )
-        elif options.check_rate and audio.rate_source == "header":
-            audio, check = check_stream(audio, self.model)
-        counter = _SampleCounter(to_mono(audio, options.channel))
-        at_model_rate = prefetch(resample_stream(counter, audio.rate, self.model.sampling_rate))
-        pieces = self.pieces(at_model_rate, options)
-        return _Job(audio, counter, pieces, _Frames(self.model), estimate, check)
+    def _pieces_of(
+        self, job: Job, source: Source, options: TranscribeOptions
+    ) -> Generator[Piece, None, None]:
+        """Open one input, decide its rate, and cut what reaches the model into pieces."""
+        job.rate = decide_rate(open_with(source, options), self.model, options)
+        audio = job.rate.audio
+        job.counter = SampleCounter(to_mono(audio, options.channel))
+        # rate None: no samples, or none finite; their errors come as the blocks are read
+        blocks = (
+            resample_stream(job.counter, audio.rate, self.model.sampling_rate)
+            if audio.rate
+            else iter(job.counter)
+        )
+        yield from self.pieces(prefetch(blocks), options)
 
-    def _finish(self, job: _Job, options: TranscribeOptions) -> Transcript:
-        ids, probs = job.frames.arrays()
+    def _decided(
+        self, stream: Iterable[tuple[Job, Item]], batch_size: int
+    ) -> Iterator[tuple[Job, Item]]:
+        """The stream, each piece's frames added to its job before it passes on; forward
+        passes batch pieces of similar length among a few batches' worth of the stream."""
+        for group in _groups(stream, batch_size * LOOKAHEAD_BATCHES):
+            pieces = [
+                (i, piece)
+                for i, (job, piece) in enumerate(group)
+                if isinstance(piece, Piece) and not job.failed
+            ]
+            decisions = self._decide([p for _, p in pieces], batch_size)
+            for (i, piece), decision in zip(pieces, decisions, strict=True):
+                job = group[i][0]
+                if isinstance(decision, Exception):
+                    job.fail(decision)
+                elif not job.failed:
+                    job.stitcher.add(piece, *decision)
+            yield from group
+
+    def _decide(self, pieces: list[Piece], batch_size: int) -> list[Decision | Exception]:
+        """Frame decisions for each piece (in order); silent ones are blank unheard."""
+        decisions: list[Decision | Exception] = [self._blank(len(p.samples)) for p in pieces]
+        audible = [i for i, p in enumerate(pieces) if _audible(p.samples, self.model)]
+        lengths = [len(pieces[i].samples) for i in audible]
+        for batch in batches_by_length(lengths, batch_size, self.model.pads_safely):
+            chosen = [audible[b] for b in batch]
+            for i, decision in zip(chosen, self._forward([pieces[i] for i in chosen]), strict=True):
+                decisions[i] = decision
+        return decisions
+
+    def _forward(self, pieces: list[Piece]) -> list[Decision | Exception]:
+        """One forward pass and decoding over pieces; if it raises, each piece alone, so
+        that the error lands on the input it belongs to (out of memory on one long piece,
+        a model bug on one odd length) and the others' pieces are decided."""
+        try:
+            outputs = self.model.log_probs_batch([p.samples for p in pieces])
+            return [(self.beam or best_path)(output) for output in outputs]
+        except Exception as err:
+            if len(pieces) == 1:
+                return [err]
+            return [self._forward([piece])[0] for piece in pieces]
+
+    def _outcome(self, job: Job, options: TranscribeOptions) -> Transcript | Exception:
+        if job.error is not None:
+            return job.error
+        try:
+            return self._finish(job, options)
+        except Exception as err:  # a bug on this input's path: its outcome, not the run's
+            return err
+
+    def _finish(self, job: Job, options: TranscribeOptions) -> Transcript:
+        assert job.rate is not None and job.counter is not None
+        audio, estimate = job.rate.audio, job.rate.estimate
+        ids, probs = job.stitcher.arrays()
         spans = merge_tokens(ids, probs, self.model.vocab.blank)
         words = words_from_spans(
             spans, self.model.vocab, self.model.frame_seconds, options.char_timestamps
         )
-        duration = job.counter.count / job.audio.rate
-        estimate = job.estimate
+        assert audio.rate is not None  # samples were read, so it was decided
+        duration = job.counter.count / audio.rate
         info = audio_info(
-            job.audio,
+            audio,
             options.channel,
             self.model.sampling_rate,
             duration,
             rate_confidence=estimate.confidence if estimate else None,
             rate_runner_up=estimate.runner_up if estimate else None,
         )
+        check = job.rate.check
         return Transcript(
             text=" ".join(w.text for w in words),
             words=words,
@@ -158,10 +207,9 @@ class Transcriber:
             duration=duration,
             audio=info,
             model=self.model.name,
-            warnings=tuple(
-                w for w in [job.check and job.check.warning(), _no_speech(job, options)] if w
-            ),
+            warnings=tuple(w for w in [check and check.warning(), _no_speech(job, options)] if w),
             decoder=self.decoder,
+            language=self.model.language,
         )
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
@@ -169,25 +217,17 @@ class Transcriber:
         model = self.model
         chunk_s = options.chunk_length_s or model.window_s[0]
         stride_s = options.stride_length_s or model.window_s[1]
-        check_window(chunk_s, stride_s)
-        plan = plan_windows(model.sampling_rate, model.hop, model.frames_for, chunk_s, stride_s)
-        if 2 * plan.stride_frames * model.hop < model.min_samples:
-            raise OptionsError(
-                f"stride {stride_s} s is shorter than the model's receptive "
-                f"field ({model.min_samples / model.sampling_rate:.3f} s); use a longer stride"
-            )
-        return plan
+        rate, hop = model.sampling_rate, model.hop
+        return plan_windows(rate, hop, model.frames_for, chunk_s, stride_s, model.min_samples)
 
     def cut_plan(self, options: TranscribeOptions) -> CutPlan:
         """How speech is cut into segments under these options (segmentation "vad")."""
-        # (a model asking for windows under 2 s still gets segments that can hold a pause)
-        max_s = max(options.max_segment_s or self.model.window_s[0], MIN_SEGMENT_S)
-        rate, hop = self.model.sampling_rate, self.model.hop
-        return plan_cuts(rate, hop, max_s, SPEECH_PAD_S, MIN_PAUSE_S)
+        max_s = options.max_segment_s or self.model.window_s[0]
+        return plan_cuts(self.model.sampling_rate, self.model.hop, max_s)
 
     def pieces(self, blocks: Iterable[np.ndarray], options: TranscribeOptions) -> Iterator[Piece]:
         """The audio the model runs on: speech cuts or strided windows."""
-        counted = _SampleCounter(blocks)
+        counted = SampleCounter(blocks)
         rate = self.model.sampling_rate
         if options.segmentation == "vad":
             plan = self.cut_plan(options)
@@ -198,31 +238,7 @@ class Transcriber:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
         self._check_length(counted.count)
 
-    def _decide(
-        self, items: Iterable[tuple[int, Piece | None]], batch_size: int
-    ) -> Iterator[tuple[tuple[int, Piece | None], tuple[np.ndarray, np.ndarray] | None]]:
-        """Each item with its piece's frame decisions, in order; forward passes batched
-        over pieces of similar length (end-of-input markers pass through undecided)."""
-        for group in _groups(items, batch_size * LOOKAHEAD_BATCHES):
-            audible = [
-                (i, p)
-                for i, (_, p) in enumerate(group)
-                if p is not None and _audible(p.samples, self.model)
-            ]
-            decisions: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-            lengths = [len(p.samples) for _, p in audible]
-            decode = self.beam or best_path
-            for batch in batches_by_length(lengths, batch_size, self.model.pads_safely):
-                chosen = [audible[b] for b in batch]
-                outputs = self.model.log_probs_batch([p.samples for _, p in chosen])
-                decisions.update(zip([i for i, _ in chosen], map(decode, outputs), strict=True))
-            for i, (k, piece) in enumerate(group):
-                if piece is None:
-                    yield (k, piece), None
-                else:
-                    yield (k, piece), decisions.get(i) or self._blank(len(piece.samples))
-
-    def _blank(self, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    def _blank(self, n_samples: int) -> Decision:
         n = self.model.frames_for(n_samples)
         return np.full(n, self.model.vocab.blank), np.ones(n, dtype=np.float32)
 
@@ -251,74 +267,13 @@ def transcribe(
     return Transcriber(model).transcribe(source, options)
 
 
-def _no_speech(job: _Job, options: TranscribeOptions) -> str | None:
+def _no_speech(job: Job, options: TranscribeOptions) -> str | None:
     """An empty transcript of audible audio because VAD heard no speech says so."""
-    if options.segmentation != "vad" or job.frames.heard or job.counter.peak < SILENCE_PEAK:
+    assert job.counter is not None
+    if options.segmentation != "vad" or job.stitcher.heard or job.counter.peak < SILENCE_PEAK:
         return None
     return (
         "voice activity detection found no speech in audio peaking at "
         f"{20 * np.log10(job.counter.peak):.0f} dBFS; if it holds speech (very quiet, or "
         "under music or noise), transcribe with segmentation='window' (--segmentation window)"
     )
-
-
-class _Frames:
-    """One input's frame decisions, gathered piece by piece (pieces arrive in order).
-
-    Frames between pieces are silence the model never saw: blank, with a word delimiter
-    in the middle, since no word goes on across a pause."""
-
-    def __init__(self, model: CTCModel) -> None:
-        self.model = model
-        self.ids: list[np.ndarray] = []
-        self.probs: list[np.ndarray] = []
-        self.done = 0  # frames decided so far
-        self.heard = 0  # samples up to the end of the last piece
-
-    def add(self, piece: Piece, path: np.ndarray, prob: np.ndarray) -> None:
-        keep = piece.kept(len(path))
-        first = piece.first_frame + keep.start
-        paused = piece.first_frame * self.model.hop > self.heard
-        self.ids += [self._silence(first - self.done, paused), path[keep]]
-        self.probs += [np.ones(first - self.done, np.float32), prob[keep]]
-        self.done = first + len(path[keep])
-        self.heard = piece.first_frame * self.model.hop + len(piece.samples)
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.ids:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return np.concatenate(self.ids), np.concatenate(self.probs)
-
-    def _silence(self, n_frames: int, word_break: bool) -> np.ndarray:
-        ids = np.full(n_frames, self.model.vocab.blank)
-        if word_break and n_frames and self.model.vocab.delimiter is not None:
-            ids[n_frames // 2] = self.model.vocab.delimiter
-        return ids
-
-
-@dataclass
-class _Job:
-    """One input on its way through the pipeline."""
-
-    audio: DecodedAudio
-    counter: _SampleCounter
-    pieces: Iterator[Piece]
-    frames: _Frames
-    estimate: RateEstimate | None
-    check: RateCheck | None
-
-
-class _SampleCounter:
-    """Passes blocks through, counting samples and the peak (known at the end)."""
-
-    def __init__(self, blocks: Iterable[np.ndarray]) -> None:
-        self._blocks = blocks
-        self.count = 0
-        self.peak = 0.0
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for block in self._blocks:
-            self.count += len(block)
-            if len(block):
-                self.peak = max(self.peak, float(np.abs(block).max()))
-            yield block

@@ -76,6 +76,7 @@ class Transcript:
     model: str
     warnings: tuple[str, ...] = ()  # e.g. a header rate that does not fit the content
     decoder: str = "greedy"  # or "beam search (BEAM SIZE), LM <KenLM file>"
+    language: str | None = None  # what a multilingual (MMS) model ran in; None: one language
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

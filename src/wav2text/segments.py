@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import OptionsError
+from .options import MIN_PAUSE_S, MIN_SEGMENT_S, SPEECH_PAD_S, check_window
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,15 @@ class WindowPlan:
 
 
 def plan_windows(
-    rate: int, hop: int, frames_for: Callable[[int], int], chunk_s: float, stride_s: float
+    rate: int,
+    hop: int,
+    frames_for: Callable[[int], int],
+    chunk_s: float,
+    stride_s: float,
+    min_samples: int = 1,
 ) -> WindowPlan:
-    """Window geometry; `frames_for(n)` is how many frames the model makes of n samples."""
+    """Window geometry; `frames_for(n)` is how many frames the model makes of n samples,
+    `min_samples` the fewest that make one (its receptive field)."""
     window = max(1, round(chunk_s * rate / hop)) * hop
     stride_frames = max(1, round(stride_s * rate / hop))
     step_frames = frames_for(window) - 2 * stride_frames
@@ -46,6 +53,12 @@ def plan_windows(
         raise OptionsError(
             f"a {chunk_s} s chunk leaves no frames between its {stride_s} s strides; "
             "use a chunk longer than twice the stride, e.g. chunk 30 s with stride 5 s"
+        )
+    check_window(chunk_s, stride_s)
+    if 2 * stride_frames * hop < min_samples:
+        raise OptionsError(
+            f"stride {stride_s} s is shorter than the model's receptive "
+            f"field ({min_samples / rate:.3f} s); use a longer stride"
         )
     return WindowPlan(window, step_frames * hop, stride_frames)
 
@@ -95,7 +108,16 @@ class CutPlan:
     release: float = 0.35  # ...and goes on until it falls below this one
 
 
-def plan_cuts(rate: int, hop: int, max_s: float, pad_s: float, min_gap_s: float) -> CutPlan:
+def plan_cuts(
+    rate: int,
+    hop: int,
+    max_s: float,
+    pad_s: float = SPEECH_PAD_S,
+    min_gap_s: float = MIN_PAUSE_S,
+) -> CutPlan:
+    """Cut geometry; a max_s under MIN_SEGMENT_S (a model asking for short windows) is
+    raised to it, so that every cut can hold a pause to split at."""
+    max_s = max(max_s, MIN_SEGMENT_S)
     # a cut's padding after speech must be audio already heard when the pause ends it
     assert 0 <= pad_s <= min_gap_s < max_s / 2
     return CutPlan(
@@ -215,3 +237,38 @@ def batches_by_length(lengths: Sequence[int], size: int, may_pad: bool) -> list[
         else:
             batches.append([i])
     return batches
+
+
+class Stitcher:
+    """One input's frame decisions, gathered piece by piece (pieces arrive in order).
+
+    Frames between pieces are silence the model never saw: blank, with a word delimiter
+    in the middle, since no word goes on across a pause."""
+
+    def __init__(self, hop: int, blank: int, delimiter: int | None) -> None:
+        self.hop, self.blank, self.delimiter = hop, blank, delimiter
+        self.ids: list[np.ndarray] = []
+        self.probs: list[np.ndarray] = []
+        self.done = 0  # frames decided so far
+        self.heard = 0  # samples up to the end of the last piece
+
+    def add(self, piece: Piece, path: np.ndarray, prob: np.ndarray) -> None:
+        keep = piece.kept(len(path))
+        first = piece.first_frame + keep.start
+        paused = piece.first_frame * self.hop > self.heard
+        self.ids += [self._silence(first - self.done, paused), path[keep]]
+        self.probs += [np.ones(first - self.done, np.float32), prob[keep]]
+        self.done = first + len(path[keep])
+        self.heard = piece.first_frame * self.hop + len(piece.samples)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Token id and its probability for every frame decided so far."""
+        if not self.ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(self.ids), np.concatenate(self.probs)
+
+    def _silence(self, n_frames: int, word_break: bool) -> np.ndarray:
+        ids = np.full(n_frames, self.blank)
+        if word_break and n_frames and self.delimiter is not None:
+            ids[n_frames // 2] = self.delimiter
+        return ids

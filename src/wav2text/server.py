@@ -12,10 +12,7 @@ Needs the `server` extra: `pip install 'wav2text[server]'`.
 
 from __future__ import annotations
 
-import io
-import math
 import threading
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -23,7 +20,7 @@ from typing import Annotated, Any, BinaryIO, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,16 +28,9 @@ from .errors import OptionsError, Wav2TextError, reason
 from .language import language_code
 from .options import RAW_FORMATS, RawFormat, ServerLimits, TranscribeOptions
 from .pipeline import Transcriber
-from .results import Segment, Transcript
-from .writers import WRITERS
-
-ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json", "tsv"]
-RESPONSE_FORMATS: tuple[str, ...] = ResponseFormat.__args__  # type: ignore[attr-defined]
-_MEDIA_TYPES = {
-    "srt": "application/x-subrip",
-    "vtt": "text/vtt",
-    "tsv": "text/tab-separated-values",
-}
+from .rate import parse_rate
+from .results import Transcript
+from .writers import RESPONSE_WRITERS, VerboseJsonWriter, Writer
 
 
 def create_app(
@@ -94,7 +84,7 @@ def create_app(
         granularities = granularities or ["segment"]
         try:
             request_options = _request_options(defaults, sample_rate, raw, channels)
-            fmt = _response_format(response_format, granularities)
+            writer = _writer(response_format, granularities)
             chosen = _language(transcriber, language)
         except OptionsError as error:
             return _error(str(error))
@@ -103,7 +93,7 @@ def create_app(
             ran_in = transcriber.model.language  # (the next request may switch it)
         if isinstance(outcome, Response):
             return outcome
-        return _respond(outcome, fmt, granularities, ran_in or language)
+        return _respond(replace(outcome, language=ran_in or language), writer)
 
     return app
 
@@ -182,31 +172,36 @@ def _language(transcriber: Transcriber, language: str | None) -> str | None:
 def _request_options(
     defaults: TranscribeOptions, sample_rate: str | None, raw: str | None, channels: int
 ) -> TranscribeOptions:
-    rate: int | Literal["auto"] | None = None
-    if sample_rate is not None:
-        if sample_rate != "auto" and not sample_rate.isdigit():
-            raise OptionsError(f"sample_rate must be a rate in Hz or 'auto', not {sample_rate!r}")
-        rate = "auto" if sample_rate == "auto" else int(sample_rate)
+    rate = defaults.sample_rate if sample_rate is None else _field("sample_rate", sample_rate)
     if raw is not None and raw not in (*RAW_FORMATS, "auto"):
         raise OptionsError(f"raw must be one of {', '.join(RAW_FORMATS)} or auto, not {raw!r}")
     if raw is None and channels != 1:
         raise OptionsError("channels describes raw input: send it with raw")
     raw_format = RawFormat(raw, channels) if raw else None
-    rate = defaults.sample_rate if sample_rate is None else rate
     return replace(defaults, sample_rate=rate, raw=raw_format)
 
 
-def _response_format(name: str, granularities: list[str]) -> ResponseFormat:
-    if name not in RESPONSE_FORMATS:
+def _field(name: str, text: str) -> int | Literal["auto"]:
+    try:
+        return parse_rate(text)
+    except Wav2TextError as error:
+        raise OptionsError(f"{name}: {error}") from error
+
+
+def _writer(name: str, granularities: list[str]) -> Writer:
+    if name not in RESPONSE_WRITERS:
         raise OptionsError(
-            f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, not {name!r}"
+            f"response_format must be one of {', '.join(RESPONSE_WRITERS)}, not {name!r}"
         )
     unknown = set(granularities) - {"word", "segment"}
     if unknown:
         raise OptionsError(f"timestamp_granularities[] takes word and segment, not {unknown}")
-    if name != "verbose_json" and "word" in granularities:
+    writer = RESPONSE_WRITERS[name]
+    if isinstance(writer, VerboseJsonWriter):
+        return replace(writer, granularities=tuple(granularities))
+    if "word" in granularities:
         raise OptionsError("word timestamps need response_format=verbose_json")
-    return name  # type: ignore[return-value]
+    return writer
 
 
 def _transcribe(
@@ -220,63 +215,13 @@ def _transcribe(
         return _error(reason(error), status=500, kind="server_error")
 
 
-def _respond(
-    transcript: Transcript, fmt: ResponseFormat, granularities: list[str], language: str | None
-) -> Response:
+def _respond(transcript: Transcript, writer: Writer) -> Response:
     # warnings also in headers, for formats with no room for them (headers are latin-1)
     headers = {
         f"x-wav2text-warning-{i}": w.encode("ascii", "replace").decode()
         for i, w in enumerate(transcript.warnings)
     }
-    if fmt == "json":
-        return JSONResponse({"text": transcript.text}, headers=headers)
-    if fmt == "verbose_json":
-        body = _verbose(transcript, granularities, language)
-        return JSONResponse(body, headers=headers)
-    if fmt == "text":
-        return PlainTextResponse(transcript.text + "\n", headers=headers)
-    text = io.StringIO()
-    WRITERS[fmt].write(transcript, text)
-    return PlainTextResponse(text.getvalue(), media_type=_MEDIA_TYPES[fmt], headers=headers)
-
-
-def _verbose(
-    transcript: Transcript, granularities: list[str], language: str | None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "task": "transcribe",
-        "language": language or "unknown",
-        "duration": transcript.duration,
-        "text": transcript.text,
-        "audio": transcript.to_dict()["audio"],
-        "warnings": list(transcript.warnings),
-    }
-    if "segment" in granularities:
-        body["segments"] = [_segment(i, s) for i, s in enumerate(transcript.segments)]
-    if "word" in granularities:
-        body["words"] = [
-            {"word": w.text, "start": w.start, "end": w.end, "confidence": w.confidence}
-            for w in transcript.words
-        ]
-    return body
-
-
-def _segment(index: int, segment: Segment) -> dict[str, Any]:
-    """A segment in OpenAI's shape; fields a CTC model has no notion of are neutral."""
-    confidences = [max(w.confidence, 1e-6) for w in segment.words]
-    encoded = segment.text.encode()
-    return {
-        "id": index,
-        "seek": 0,
-        "start": segment.start,
-        "end": segment.end,
-        "text": segment.text,
-        "tokens": [],
-        "temperature": 0.0,
-        "avg_logprob": sum(math.log(c) for c in confidences) / max(1, len(confidences)),
-        "compression_ratio": len(encoded) / max(1, len(zlib.compress(encoded))),
-        "no_speech_prob": 0.0,
-    }
+    return Response(writer.render(transcript), media_type=writer.media_type, headers=headers)
 
 
 def _error(

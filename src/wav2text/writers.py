@@ -1,16 +1,23 @@
-"""One small writer per output format, and atomic writing into a directory."""
+"""Output formats: one small writer each, the one registry of them, and atomic writing.
+
+The registry is the only list of formats: the CLI's `-f` choices, the server's
+`response_format` values and media types, and the files a batch writes all come from it.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import tempfile
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, ClassVar, TextIO
 
-from .options import OutputFormat
-from .results import Transcript
+from .results import Segment, Transcript
 
 
 def _timestamp(seconds: float, decimal: str) -> str:
@@ -21,22 +28,36 @@ def _timestamp(seconds: float, decimal: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{ms:03d}"
 
 
+@dataclass(frozen=True)
 class Writer:
-    extension: OutputFormat
+    """A format: its name for `-f` (None: the server's only), the file suffix, its media
+    type, and the `response_format` that asks the server for it (None: files only)."""
+
+    name: ClassVar[str | None]
+    suffix: ClassVar[str]
+    media_type: ClassVar[str] = "text/plain; charset=utf-8"
+    response_format: ClassVar[str | None] = None
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
         raise NotImplementedError
 
+    def render(self, transcript: Transcript) -> str:
+        text = io.StringIO()
+        self.write(transcript, text)
+        return text.getvalue()
+
 
 class TxtWriter(Writer):
-    extension = "txt"
+    name, suffix, response_format = "txt", ".txt", "text"
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
         file.write(transcript.text + "\n")
 
 
 class JsonWriter(Writer):
-    extension = "json"
+    """Everything wav2text knows: words, segments, the audio's facts, warnings."""
+
+    name, suffix, media_type = "json", ".json", "application/json"
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
         json.dump(transcript.to_dict(), file, ensure_ascii=False, indent=2)
@@ -46,9 +67,9 @@ class JsonWriter(Writer):
 class _CueWriter(Writer):
     """Subtitles: one cue per segment, after an optional header and cue number."""
 
-    decimal = "."
-    header = ""
-    numbered = False
+    decimal: ClassVar[str] = "."
+    header: ClassVar[str] = ""
+    numbered: ClassVar[bool] = False
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
         file.write(self.header)
@@ -60,20 +81,19 @@ class _CueWriter(Writer):
 
 
 class SrtWriter(_CueWriter):
-    extension = "srt"
-    decimal = ","
-    numbered = True
+    name, suffix, media_type, response_format = "srt", ".srt", "application/x-subrip", "srt"
+    decimal, numbered = ",", True
 
 
 class VttWriter(_CueWriter):
-    extension = "vtt"
+    name, suffix, media_type, response_format = "vtt", ".vtt", "text/vtt", "vtt"
     header = "WEBVTT\n\n"
 
 
 class TsvWriter(Writer):
     """One row per word: start and end in milliseconds, confidence, text."""
 
-    extension = "tsv"
+    name, suffix, media_type, response_format = "tsv", ".tsv", "text/tab-separated-values", "tsv"
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
         file.write("start\tend\tconfidence\ttext\n")
@@ -84,12 +104,84 @@ class TsvWriter(Writer):
             )
 
 
-WRITERS: dict[OutputFormat, Writer] = {
-    w.extension: w for w in (TxtWriter(), JsonWriter(), SrtWriter(), VttWriter(), TsvWriter())
+class OpenAIJsonWriter(Writer):
+    """OpenAI's plain `json` response: the text alone."""
+
+    name, suffix, media_type, response_format = None, ".json", "application/json", "json"
+
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        json.dump({"text": transcript.text}, file, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class VerboseJsonWriter(Writer):
+    """OpenAI's `verbose_json` shape, with wav2text's audio facts and warnings beside it;
+    `granularities` are its `timestamp_granularities[]` (segment, word)."""
+
+    name, suffix, media_type = "verbose_json", ".verbose.json", "application/json"
+    response_format = "verbose_json"
+    granularities: tuple[str, ...] = ("segment", "word")
+
+    def write(self, transcript: Transcript, file: TextIO) -> None:
+        json.dump(self.body(transcript), file, ensure_ascii=False)
+
+    def body(self, transcript: Transcript) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "task": "transcribe",
+            "language": transcript.language or "unknown",
+            "duration": transcript.duration,
+            "text": transcript.text,
+            "audio": transcript.to_dict()["audio"],
+            "warnings": list(transcript.warnings),
+        }
+        if "segment" in self.granularities:
+            body["segments"] = [_segment(i, s) for i, s in enumerate(transcript.segments)]
+        if "word" in self.granularities:
+            body["words"] = [
+                {"word": w.text, "start": w.start, "end": w.end, "confidence": w.confidence}
+                for w in transcript.words
+            ]
+        return body
+
+
+def _segment(index: int, segment: Segment) -> dict[str, Any]:
+    """A segment in OpenAI's shape; fields a CTC model has no notion of are neutral."""
+    confidences = [max(w.confidence, 1e-6) for w in segment.words]
+    encoded = segment.text.encode()
+    return {
+        "id": index,
+        "seek": 0,
+        "start": segment.start,
+        "end": segment.end,
+        "text": segment.text,
+        "tokens": [],
+        "temperature": 0.0,
+        "avg_logprob": sum(math.log(c) for c in confidences) / max(1, len(confidences)),
+        "compression_ratio": len(encoded) / max(1, len(zlib.compress(encoded))),
+        "no_speech_prob": 0.0,
+    }
+
+
+_ALL: tuple[Writer, ...] = (
+    TxtWriter(),
+    JsonWriter(),
+    SrtWriter(),
+    VttWriter(),
+    TsvWriter(),
+    VerboseJsonWriter(),
+    OpenAIJsonWriter(),
+)
+# -f NAME: the formats written to files and stdout
+WRITERS: dict[str, Writer] = {w.name: w for w in _ALL if w.name is not None}
+# what `-f all` writes: every file format but the server's OpenAI shapes
+ALL_FORMATS: tuple[str, ...] = ("txt", "json", "srt", "vtt", "tsv")
+# response_format=NAME: what the server answers in
+RESPONSE_WRITERS: dict[str, Writer] = {
+    w.response_format: w for w in _ALL if w.response_format is not None
 }
 
 
-def write_atomic(path: Path, transcript: Transcript, fmt: OutputFormat) -> None:
+def write_atomic(path: Path, transcript: Transcript, fmt: str) -> None:
     """Write to a temporary file beside `path`, then rename: never a partial output."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -102,14 +194,15 @@ def write_atomic(path: Path, transcript: Transcript, fmt: OutputFormat) -> None:
         raise
 
 
-def output_paths(out_dir: Path, stem: str, formats: Iterable[OutputFormat]) -> list[Path]:
-    return [out_dir / f"{stem}.{fmt}" for fmt in formats]
+def output_paths(out_dir: Path, stem: str, formats: Iterable[str]) -> list[Path]:
+    return [out_dir / f"{stem}{WRITERS[fmt].suffix}" for fmt in formats]
 
 
 def write_outputs(
-    transcript: Transcript, out_dir: Path, stem: str, formats: Iterable[OutputFormat]
+    transcript: Transcript, out_dir: Path, stem: str, formats: Iterable[str]
 ) -> list[Path]:
+    formats = list(formats)
     paths = output_paths(out_dir, stem, formats)
-    for path in paths:
-        write_atomic(path, transcript, path.suffix[1:])  # type: ignore[arg-type]
+    for path, fmt in zip(paths, formats, strict=True):
+        write_atomic(path, transcript, fmt)
     return paths
