@@ -198,3 +198,41 @@ def test_load_warnings_other_than_the_bundled_notice_are_warnings(
         "wav2text: warning: no GPU here",
         "wav2text: note: using the demo model",
     ]
+
+
+def test_help_and_argument_errors_load_neither_torch_nor_transformers() -> None:
+    """`wav2text --help` answers at once: the heavy imports wait for a model."""
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['wav2text', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('wav2text', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'av') if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    for args in (
+        ["--help"],
+        ["transcribe", "--help"],
+        ["transcribe"],
+        ["transcribe", "x", "-f", "mp3"],
+    ):
+        run = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
+        assert "HEAVY []" in run.stderr, (args, run.stderr[-300:])
+
+
+def test_negative_control_the_package_itself_would_load_torch() -> None:
+    """What the probe above sees when something does import the model stack."""
+    probe = "import sys, wav2text; wav2text.Transcriber; print('torch' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert run.stdout.strip() == "True"
+
+
+def test_every_public_name_resolves() -> None:
+    import wav2text
+
+    for name in wav2text.__all__:
+        assert getattr(wav2text, name) is not None
+    with pytest.raises(AttributeError):
+        wav2text.NoSuchThing  # noqa: B018

@@ -19,14 +19,16 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .ctc import Vocabulary
 from .errors import ModelLoadError, OptionsError
-from .model import CTCModel
 from .options import ModelOptions
+
+if TYPE_CHECKING:
+    from .model import CTCModel
 
 LM_FOLDER = "language_model"  # beside config.json in a model repo or directory
 KENLM_SUFFIXES = (".arpa", ".arpa.gz", ".bin")
