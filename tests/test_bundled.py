@@ -264,6 +264,22 @@ def test_equals_transformers_pipeline_on_bundled_model(spoken: tuple[Path, str])
     assert " ".join(expected.split()) == greedy.transcribe(reference).text
 
 
+def test_windows_equal_the_chunked_pipeline_on_long_speech() -> None:
+    """The demo model's own 6 s / 1 s windows over 37 s of real speech: the chunked
+    transformers pipeline's text, letter for letter (greedy, as the pipeline decodes)."""
+    from transformers import pipeline
+
+    from test_pipeline import real_speech
+    from wav2text import ModelOptions
+
+    greedy = Transcriber(ModelOptions(BUNDLED_MODEL, lm=None))
+    audio = real_speech(16000, 37.0)
+    options = TranscribeOptions(sample_rate=16000, segmentation="window")
+    asr = pipeline("automatic-speech-recognition", model=str(BUNDLED_DIR))
+    expected = asr(audio.copy(), chunk_length_s=6.0, stride_length_s=1.0)["text"]
+    assert greedy.transcribe(audio, options).text == " ".join(expected.split())
+
+
 def test_int8_quantised_model_mostly_agrees(spoken: tuple[Path, str]) -> None:
     from wav2text import ModelOptions
 

@@ -58,6 +58,73 @@ def test_equals_transformers_pipeline(models: Path, variant: str) -> None:
     assert result.audio.model_rate == rate and not result.audio.resampled
 
 
+def real_speech(rate: int, seconds: float) -> np.ndarray:
+    """Real recordings joined, at `rate`: audio several windows long."""
+    from training.real import real_clips
+
+    from wav2text.audio import open_audio, to_mono
+    from wav2text.rate import resample_stream
+
+    parts = []
+    for clip in real_clips():
+        if clip.path.suffix != ".raw":
+            audio = open_audio(clip.path)
+            parts += resample_stream(to_mono(audio), audio.rate, rate)
+    return np.concatenate(parts)[: round(seconds * rate)]
+
+
+LONG = {  # variant, chunk/stride: 37 s of speech is 4-19 windows
+    "wav2vec2-8khz-30-5": ("wav2vec2-8khz", 30.0, 5.0),
+    "wav2vec2-8khz-10-2": ("wav2vec2-8khz", 10.0, 2.0),
+    "wav2vec2-attention-mask-4-1": ("wav2vec2-attention-mask", 4.0, 1.0),
+    "hubert-10-2.5": ("hubert", 10.0, 2.5),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("case", LONG)
+def test_equals_transformers_pipeline_on_long_audio(models: Path, case: str) -> None:
+    """Same windows, same kept frames as the chunked pipeline: the same text, on 37 s."""
+    variant, chunk, stride = LONG[case]
+    settings = VARIANTS[variant]
+    directory = make_model(models / f"long-{case}", **settings)  # type: ignore[arg-type]
+    rate = int(settings.get("sampling_rate", 16000))  # type: ignore[call-overload]
+    audio = real_speech(rate, 37.0)
+    options = TranscribeOptions(
+        sample_rate=rate, segmentation="window", chunk_length_s=chunk, stride_length_s=stride
+    )
+    result = Transcriber(str(directory)).transcribe(audio, options)
+    asr = pipeline("automatic-speech-recognition", model=str(directory), device="cpu")
+    expected = asr(audio.copy(), chunk_length_s=chunk, stride_length_s=stride)["text"]
+    assert len(result.text) > 100 and result.text == " ".join(expected.split())
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_negative_control_a_window_step_one_frame_short_is_caught(
+    models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The geometry before: steps counted from the frames a window makes (one fewer than
+    its nominal count), all `stride` frames dropped on the right. The windows drift from
+    the pipeline's by a frame each, and the text differs."""
+    directory = make_model(models / "long-control", sampling_rate=8000)
+    transcriber = Transcriber(str(directory))
+    plan_of = Transcriber.window_plan
+
+    def drifting(self: Transcriber, options: TranscribeOptions) -> object:
+        plan = plan_of(self, options)
+        hop = self.model.hop
+        return replace(plan, step_samples=plan.step_samples - hop, right_frames=plan.stride_frames)
+
+    monkeypatch.setattr(Transcriber, "window_plan", drifting)
+    audio = real_speech(8000, 37.0)
+    options = TranscribeOptions(
+        sample_rate=8000, segmentation="window", chunk_length_s=10.0, stride_length_s=2.0
+    )
+    asr = pipeline("automatic-speech-recognition", model=str(directory), device="cpu")
+    expected = asr(audio.copy(), chunk_length_s=10.0, stride_length_s=2.0)["text"]
+    assert transcriber.transcribe(audio, options).text != " ".join(expected.split())
+
+
 def test_facts_record_what_was_done(tiny: Transcriber) -> None:
     stereo = np.stack([noisy_tone(1.0, 44100), noisy_tone(1.0, 44100, seed=1)])
     result = tiny.transcribe(stereo, TranscribeOptions(sample_rate=44100))

@@ -31,9 +31,15 @@ class Window:
 
 @dataclass(frozen=True)
 class WindowPlan:
+    """The transformers ASR pipeline's geometry: windows of k = window/hop nominal frames
+    step by k - 2*stride frames and keep nominal frames [stride, k - stride). A model makes
+    a few frames fewer than k of a window (wav2vec2: k - 1, its 400-sample receptive
+    field), so fewer than `stride` real frames are dropped on the right: `right_frames`."""
+
     window_samples: int  # a multiple of hop
     step_samples: int  # a multiple of hop
-    stride_frames: int
+    stride_frames: int  # context frames dropped on the left of every window but the first
+    right_frames: int  # frames dropped on the right of every window but the last
 
 
 def plan_windows(
@@ -48,19 +54,20 @@ def plan_windows(
     `min_samples` the fewest that make one (its receptive field)."""
     window = max(1, round(chunk_s * rate / hop)) * hop
     stride_frames = max(1, round(stride_s * rate / hop))
-    step_frames = frames_for(window) - 2 * stride_frames
+    step_frames = window // hop - 2 * stride_frames
+    right_frames = frames_for(window) - (window // hop - stride_frames)
     if step_frames < 1:
         raise OptionsError(
             f"a {chunk_s} s chunk leaves no frames between its {stride_s} s strides; "
             "use a chunk longer than twice the stride, e.g. chunk 30 s with stride 5 s"
         )
     check_window(chunk_s, stride_s)
-    if 2 * stride_frames * hop < min_samples:
+    if 2 * stride_frames * hop < min_samples or right_frames < 0:
         raise OptionsError(
             f"stride {stride_s} s is shorter than the model's receptive "
             f"field ({min_samples / rate:.3f} s); use a longer stride"
         )
-    return WindowPlan(window, step_frames * hop, stride_frames)
+    return WindowPlan(window, step_frames * hop, stride_frames, right_frames)
 
 
 def windows(blocks: Iterable[np.ndarray], plan: WindowPlan, hop: int) -> Iterator[Window]:
@@ -94,7 +101,7 @@ def window_pieces(blocks: Iterable[np.ndarray], plan: WindowPlan, hop: int) -> I
     """Strided windows as pieces: each keeps its frames but the stride on inner sides."""
     for w in windows(blocks, plan, hop):
         left = 0 if w.is_first else plan.stride_frames
-        right = 0 if w.is_last else plan.stride_frames
+        right = 0 if w.is_last else plan.right_frames
         yield Piece(w.samples, w.first_frame, left, right)
 
 
