@@ -74,9 +74,13 @@ def test_one_registry_names_every_format() -> None:
     from wav2text.cli import build_parser
     from wav2text.writers import ALL_FORMATS, RESPONSE_WRITERS
 
-    transcribe = build_parser()._subparsers._group_actions[0].choices["transcribe"]  # type: ignore[union-attr]
-    (fmt,) = [a for a in transcribe._actions if "--format" in a.option_strings]
-    assert list(fmt.choices) == [*WRITERS, "all"]
+    parser = build_parser()
+    for name in WRITERS:
+        assert parser.parse_args(["transcribe", "x", "-f", name]).format == [name]
+    assert parser.parse_args(["transcribe", "x", "-f", "all"]).format == list(ALL_FORMATS)
+    assert parser.parse_args(["transcribe", "x", "-f", "srt,json,srt"]).format == ["srt", "json"]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["transcribe", "x", "-f", "srt,mp3"])
     assert set(ALL_FORMATS) < set(WRITERS)
     assert set(RESPONSE_WRITERS) == {"json", "text", "srt", "vtt", "tsv", "verbose_json"}
     assert RESPONSE_WRITERS["srt"] is WRITERS["srt"]

@@ -34,6 +34,12 @@ MAX_ARRAY_CHANNELS = 32  # the array axis no longer than this is the channel axi
 TRUNCATION_TOLERANCE_S = 0.15  # MP3 priming + padding reach ~100 ms at 22 kHz
 TRUNCATION_TOLERANCE_SHARE = 0.01
 
+# Undecodable tags must not stop a file from opening: PyAV < 19 raises unless told to
+# ignore them; PyAV 19 no longer takes the option (and replaces such bytes itself).
+_METADATA_OPTIONS: dict[str, Any] = (
+    {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+)
+
 _INT_SCALE = {np.dtype(np.int8): 2**7, np.dtype(np.int16): 2**15, np.dtype(np.int32): 2**31}
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | np.ndarray | Any
@@ -292,7 +298,7 @@ def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat |
     # (tempfile.TemporaryFile, an HTTP upload) would be opened for writing
     try:
         if raw is None:
-            return av.open(file, mode="r", metadata_errors="ignore")
+            return av.open(file, mode="r", **_METADATA_OPTIONS)
         # FFmpeg's raw demuxer needs some rate even when it is unknown; samples don't change
         options = {"sample_rate": str(rate or 16000), "ch_layout": _layout_name(raw.channels)}
         return av.open(file, mode="r", format=raw.sample_format, options=options)

@@ -62,7 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("inputs", nargs="+", metavar="FILE", help="audio/video files; - for stdin")
     _add_model_arguments(run)
-    run.add_argument("-f", "--format", default="txt", choices=[*WRITERS, "all"])
+    run.add_argument(
+        "-f",
+        "--format",
+        type=_formats,
+        default=["txt"],
+        metavar="FMT[,FMT]",
+        help=f"{', '.join(WRITERS)}, or several joined by commas, or all "
+        f"({', '.join(ALL_FORMATS)}); default txt",
+    )
     run.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
     run.add_argument(
         "--ray",
@@ -249,6 +257,18 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _formats(text: str) -> list[str]:
+    """-f txt | -f srt,json | -f all: the formats, each once, in the order given."""
+    names = list(ALL_FORMATS) if text == "all" else text.split(",")
+    unknown = [name for name in names if name not in WRITERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {','.join(unknown) or text!r}; use {', '.join(WRITERS)}, "
+            "several joined by commas (srt,json), or all"
+        )
+    return list(dict.fromkeys(names))
+
+
 def _rate(text: str) -> int | str:
     if text == "auto":
         return text
@@ -279,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--channels describes raw input: use it with --raw")
     if args.command == "inspect":
         return _inspect(args)
-    formats: list[str] = list(ALL_FORMATS) if args.format == "all" else [args.format]
+    formats: list[str] = args.format
     if len(formats) > 1 and args.output_dir is None:
         parser.error("-f all writes several files: give an output directory with -o DIR")
     if args.ray is not None and args.output_dir is None:
