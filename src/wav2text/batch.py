@@ -115,7 +115,7 @@ class Sink:
             return
         for warning in outcome.warnings:
             self.bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)
-        _emit(outcome, name, self.formats, self.out_dir, self.stdout)
+        emit(outcome, name, self.formats, self.out_dir, self.stdout)
 
     def close(self, report: Callable[[str], None]) -> list[Failure]:
         self.bar.close()
@@ -128,13 +128,14 @@ def _open(name: str) -> object:
     return sys.stdin.buffer if name == STDIN else name
 
 
-def _emit(
+def emit(
     transcript: Transcript,
     name: str,
     formats: Sequence[str],
     out_dir: Path | None,
     stdout: TextIO,
 ) -> None:
+    """One input's transcript into out_dir as NAME.<format> (atomically), or to stdout."""
     if out_dir is not None:
         write_outputs(transcript, out_dir, output_stem(name), formats)
         return

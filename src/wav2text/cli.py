@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .batch import planned_outputs, run_batch
+from .batch import emit, planned_outputs, run_batch
 from .errors import Wav2TextError
 from .lm import lm_argument
 from .options import (
@@ -62,16 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("inputs", nargs="+", metavar="FILE", help="audio/video files; - for stdin")
     _add_model_arguments(run)
-    run.add_argument(
-        "-f",
-        "--format",
-        type=_formats,
-        default=["txt"],
-        metavar="FMT[,FMT]",
-        help=f"{', '.join(WRITERS)}, or several joined by commas, or all "
-        f"({', '.join(ALL_FORMATS)}); default txt",
-    )
-    run.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
+    _add_output_arguments(run)
     run.add_argument(
         "--ray",
         nargs="?",
@@ -143,11 +134,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     look.add_argument("-m", "--model", help="model for --check-rate (default as transcribe)")
     _add_input_arguments(look)
+    _add_align_parser(commands)
     _add_serve_parser(commands)
     return parser
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_align_parser(commands: argparse._SubParsersAction) -> None:
+    align = commands.add_parser(
+        "align",
+        help="place a known transcript's words in time (forced alignment)",
+        description="Each word of TEXT, the transcript of AUDIO, with its start, end and "
+        "alignment score, by CTC forced alignment over the model's frames. Words the audio "
+        "hardly holds, words the model cannot spell and speech the text leaves out are "
+        "reported on stderr.",
+    )
+    align.add_argument("audio", metavar="AUDIO", help="audio/video file; - for stdin")
+    align.add_argument(
+        "text", metavar="TEXT", help="its transcript, a UTF-8 text file; - for stdin"
+    )
+    _add_model_arguments(align, with_lm=False)
+    _add_output_arguments(align)
+    _add_input_arguments(align)
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--format",
+        type=_formats,
+        default=["txt"],
+        metavar="FMT[,FMT]",
+        help=f"{', '.join(WRITERS)}, or several joined by commas, or all "
+        f"({', '.join(ALL_FORMATS)}); default txt",
+    )
+    parser.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser, with_lm: bool = True) -> None:
     parser.add_argument(
         "-m",
         "--model",
@@ -169,6 +192,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for the model (default: all)"
     )
+    if not with_lm:
+        return
     parser.add_argument(
         "--lm",
         type=lm_argument,
@@ -187,6 +212,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model_options(args: argparse.Namespace) -> ModelOptions:
+    given = vars(args)  # align decodes no text: it has no language model arguments
     return ModelOptions(
         args.model,
         args.revision,
@@ -195,10 +221,10 @@ def _model_options(args: argparse.Namespace) -> ModelOptions:
         args.quantize,
         args.threads,
         args.language,
-        lm=args.lm,
-        beam_size=args.beam_size,
-        lm_alpha=args.lm_alpha,
-        lm_beta=args.lm_beta,
+        lm=given.get("lm"),
+        beam_size=given.get("beam_size", 100),
+        lm_alpha=given.get("lm_alpha"),
+        lm_beta=given.get("lm_beta"),
     )
 
 
@@ -302,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     formats: list[str] = args.format
     if len(formats) > 1 and args.output_dir is None:
         parser.error("-f all writes several files: give an output directory with -o DIR")
+    if args.command == "align":
+        return _align(args, formats)
     if args.ray is not None and args.output_dir is None:
         parser.error("--ray writes each file's outputs as they come: give a directory with -o DIR")
     if args.workers is not None and args.ray is None:
@@ -337,6 +365,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         skip_existing=args.skip_existing,
     )
     return 1 if failures else 0
+
+
+def _align(args: argparse.Namespace, formats: list[str]) -> int:
+    if args.audio == "-" and args.text == "-":
+        print("wav2text: error: AUDIO and TEXT cannot both be stdin", file=sys.stderr)
+        return 2
+    try:
+        text = sys.stdin.read() if args.text == "-" else Path(args.text).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"wav2text: error: cannot read the text {args.text}: {err}", file=sys.stderr)
+        return 2
+    try:
+        transcriber = _transcriber(_model_options(args))
+        source = sys.stdin.buffer if args.audio == "-" else args.audio
+        transcript = transcriber.align(source, text, _options(args))
+    except Wav2TextError as err:
+        print(f"wav2text: error: {err}", file=sys.stderr)
+        return 1
+    for warning in transcript.warnings:
+        print(f"wav2text: warning: {warning}", file=sys.stderr)
+    emit(transcript, args.audio, formats, args.output_dir, sys.stdout)
+    return 0
 
 
 def _on_ray(

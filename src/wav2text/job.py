@@ -8,11 +8,19 @@ pieces, and its error is that input's outcome while the others carry on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, Protocol
 
 from .audio import SampleCounter
 from .rate import RateDecision
-from .segments import Piece, Stitcher
+from .segments import Piece
+
+
+class Frames(Protocol):
+    """Where a job's frame decisions gather (wav2text.segments: Stitcher, LogProbStitcher)."""
+
+    heard: int  # samples up to the end of the last piece added
+
+    def add(self, piece: Piece, decision: Any) -> None: ...
 
 
 class _End:
@@ -27,7 +35,7 @@ Item = Piece | _End
 @dataclass(eq=False)
 class Job:
     index: int  # the input's position among those transcribed together
-    stitcher: Stitcher  # frame decisions gathered so far
+    stitcher: Frames  # frame decisions gathered so far
     rate: RateDecision | None = None  # set once the input is opened and its rate decided
     counter: SampleCounter | None = None  # the mono samples read (count, peak)
     error: Exception | None = field(default=None)  # what stopped it, if anything did

@@ -90,6 +90,12 @@ class CTCModel:
         return next(self.model.parameters()).dtype
 
     @property
+    def output_size(self) -> int:
+        """Log-probabilities per frame: the CTC head's outputs (the vocabulary, or more)."""
+        head = getattr(self.model, "lm_head", None)
+        return int(getattr(head, "out_features", 0) or len(self.vocab.tokens))
+
+    @property
     def pads_safely(self) -> bool:
         """Inputs of different lengths may share a batch: the model takes an attention mask.
 

@@ -7,24 +7,28 @@ their job, batched into forward passes across inputs; an exception on one input'
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
+from .align import align as align_words
+from .align import reference
 from .audio import SampleCounter, Source, audio_info, open_with, to_mono
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError
-from .job import END, Item, Job
+from .job import END, Frames, Item, Job
 from .lm import load_beam_search
 from .model import CTCModel, load_model
 from .options import ModelOptions, TranscribeOptions
 from .prefetch import prefetch
 from .rate import decide_rate, resample_stream
-from .results import Transcript, segments_from_words
+from .results import Transcript, Word, segments_from_words
 from .segments import (
     CutPlan,
+    LogProbStitcher,
     Piece,
     Stitcher,
     WindowPlan,
@@ -41,6 +45,19 @@ from .vad import speech_probabilities
 # blow their noise floor up to full scale and invite invented words, so they decode as blank.
 SILENCE_PEAK = 10 ** (-70 / 20)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Mode:
+    """What becomes of the model's log-probabilities: a job's frames, each piece's
+    decision (as `decode` makes it), and a silent piece's decision for n frames."""
+
+    frames: Callable[[], Frames]
+    decode: Callable[[np.ndarray], Any]
+    silence: Callable[[int], Any]
+
+
+ALIGNED = "forced alignment"  # Transcript.decoder of Transcriber.align
 LOOKAHEAD_BATCHES = 4  # pieces are grouped by length among this many batches' worth
 Decision = tuple[np.ndarray, np.ndarray]  # a piece's token id and probability per frame
 
@@ -89,20 +106,21 @@ class Transcriber:
         self.model.use_language(options.language)  # None: the language it was loaded in
         if self.beam:
             self.beam.check_vocabulary(self.model.vocab)
-        for job, item in self._decided(self._stream(sources, options), options.batch_size):
+        mode = self._transcribing()
+        stream = self._stream(sources, options, mode)
+        for job, item in self._decided(stream, options.batch_size, mode):
             if item is END:
                 yield self._outcome(job, options)
                 # While this iterator waited, another on the same model may have switched it.
                 self.model.use_language(options.language)
 
     def _stream(
-        self, sources: Iterable[Source], options: TranscribeOptions
+        self, sources: Iterable[Source], options: TranscribeOptions, mode: _Mode
     ) -> Iterator[tuple[Job, Item]]:
         """Each input's pieces tagged with its job, then (job, END); a job that fails
         takes no more pieces."""
-        vocab = self.model.vocab
         for index, source in enumerate(sources):
-            job = Job(index, Stitcher(self.model.hop, vocab.blank, vocab.delimiter))
+            job = Job(index, mode.frames())
             pieces = self._pieces_of(job, source, options)
             try:
                 for piece in pieces:
@@ -131,7 +149,7 @@ class Transcriber:
         yield from self.pieces(prefetch(blocks), options)
 
     def _decided(
-        self, stream: Iterable[tuple[Job, Item]], batch_size: int
+        self, stream: Iterable[tuple[Job, Item]], batch_size: int, mode: _Mode
     ) -> Iterator[tuple[Job, Item]]:
         """The stream, each piece's frames added to its job before it passes on; forward
         passes batch pieces of similar length among a few batches' worth of the stream."""
@@ -141,37 +159,41 @@ class Transcriber:
                 for i, (job, piece) in enumerate(group)
                 if isinstance(piece, Piece) and not job.failed
             ]
-            decisions = self._decide([p for _, p in pieces], batch_size)
+            decisions = self._decide([p for _, p in pieces], batch_size, mode)
             for (i, piece), decision in zip(pieces, decisions, strict=True):
                 job = group[i][0]
                 if isinstance(decision, Exception):
                     job.fail(decision)
                 elif not job.failed:
-                    job.stitcher.add(piece, *decision)
+                    job.stitcher.add(piece, decision)
             yield from group
 
-    def _decide(self, pieces: list[Piece], batch_size: int) -> list[Decision | Exception]:
+    def _decide(self, pieces: list[Piece], batch_size: int, mode: _Mode) -> list[Any | Exception]:
         """Frame decisions for each piece (in order); silent ones are blank unheard."""
-        decisions: list[Decision | Exception] = [self._blank(len(p.samples)) for p in pieces]
+        silence = [mode.silence(self.model.frames_for(len(p.samples))) for p in pieces]
+        decisions: list[Any | Exception] = list(silence)
         audible = [i for i, p in enumerate(pieces) if _audible(p.samples, self.model)]
         lengths = [len(pieces[i].samples) for i in audible]
         for batch in batches_by_length(lengths, batch_size, self.model.pads_safely):
             chosen = [audible[b] for b in batch]
-            for i, decision in zip(chosen, self._forward([pieces[i] for i in chosen]), strict=True):
+            outcomes = self._forward([pieces[i] for i in chosen], mode.decode)
+            for i, decision in zip(chosen, outcomes, strict=True):
                 decisions[i] = decision
         return decisions
 
-    def _forward(self, pieces: list[Piece]) -> list[Decision | Exception]:
+    def _forward(
+        self, pieces: list[Piece], decode: Callable[[np.ndarray], Any]
+    ) -> list[Any | Exception]:
         """One forward pass and decoding over pieces; if it raises, each piece alone, so
         that the error lands on the input it belongs to (out of memory on one long piece,
         a model bug on one odd length) and the others' pieces are decided."""
         try:
             outputs = self.model.log_probs_batch([p.samples for p in pieces])
-            return [(self.beam or best_path)(output) for output in outputs]
+            return [decode(output) for output in outputs]
         except Exception as err:
             if len(pieces) == 1:
                 return [err]
-            return [self._forward([piece])[0] for piece in pieces]
+            return [self._forward([piece], decode)[0] for piece in pieces]
 
     def _outcome(self, job: Job, options: TranscribeOptions) -> Transcript | Exception:
         if job.error is not None:
@@ -182,13 +204,25 @@ class Transcriber:
             return err
 
     def _finish(self, job: Job, options: TranscribeOptions) -> Transcript:
-        assert job.rate is not None and job.counter is not None
-        audio, estimate = job.rate.audio, job.rate.estimate
+        assert isinstance(job.stitcher, Stitcher)
         ids, probs = job.stitcher.arrays()
         spans = merge_tokens(ids, probs, self.model.vocab.blank)
         words = words_from_spans(
             spans, self.model.vocab, self.model.frame_seconds, options.char_timestamps
         )
+        return self._transcript(job, words, options, [_no_speech(job, options)], self.decoder)
+
+    def _transcript(
+        self,
+        job: Job,
+        words: tuple[Word, ...],
+        options: TranscribeOptions,
+        warnings: Iterable[str | None],
+        decoder: str,
+    ) -> Transcript:
+        """A finished job's words, with the facts of its audio and what was noticed."""
+        assert job.rate is not None and job.counter is not None
+        audio, estimate, check = job.rate.audio, job.rate.estimate, job.rate.check
         assert audio.rate is not None  # samples were read, so it was decided
         duration = job.counter.count / audio.rate
         info = audio_info(
@@ -199,7 +233,7 @@ class Transcriber:
             rate_confidence=estimate.confidence if estimate else None,
             rate_runner_up=estimate.runner_up if estimate else None,
         )
-        check = job.rate.check
+        noticed = [check and check.warning(), *warnings]
         return Transcript(
             text=" ".join(w.text for w in words),
             words=words,
@@ -207,9 +241,49 @@ class Transcriber:
             duration=duration,
             audio=info,
             model=self.model.name,
-            warnings=tuple(w for w in [check and check.warning(), _no_speech(job, options)] if w),
-            decoder=self.decoder,
+            warnings=tuple(w for w in noticed if w),
+            decoder=decoder,
             language=self.model.language,
+        )
+
+    def align(
+        self, source: Source, text: str, options: TranscribeOptions | None = None
+    ) -> Transcript:
+        """The words of `text`, a transcript of the audio, placed in time by forced
+        alignment: the same inputs and options as transcribe, the same result, each
+        word's confidence its alignment score. Warnings name words the audio hardly holds,
+        words the model cannot spell, and speech the text does not cover."""
+        options = options or TranscribeOptions()
+        self.model.use_language(options.language)
+        vocab = self.model.vocab
+        words = reference(text, vocab)
+        mode = self._aligning()
+        for job, item in self._decided(self._stream([source], options, mode), 1, mode):
+            if item is END:
+                if job.error is not None:
+                    raise job.error
+                assert isinstance(job.stitcher, LogProbStitcher)
+                log_probs = job.stitcher.array(self._frames_heard(job))
+                found = align_words(log_probs, words, vocab, self.model.frame_seconds)
+                return self._transcript(job, found.words, options, found.warnings, ALIGNED)
+        raise AssertionError("the stream ends with its job's END")
+
+    def _frames_heard(self, job: Job) -> int:
+        """The whole input's length in frames (trailing silence included; no model call)."""
+        assert job.rate is not None and job.rate.audio.rate and job.counter is not None
+        at_model_rate = job.counter.count * self.model.sampling_rate / job.rate.audio.rate
+        return round(at_model_rate) // self.model.hop
+
+    def _aligning(self) -> _Mode:
+        """Each piece's log-probabilities kept, for the aligner to read whole."""
+        vocab, hop = self.model.vocab, self.model.hop
+        size = len(vocab.tokens)
+
+        def frames() -> LogProbStitcher:
+            return LogProbStitcher(hop, vocab.blank, size)
+
+        return _Mode(
+            frames, lambda log_probs: log_probs, LogProbStitcher(hop, vocab.blank, size).silence
         )
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
@@ -238,9 +312,18 @@ class Transcriber:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
         self._check_length(counted.count)
 
-    def _blank(self, n_samples: int) -> Decision:
-        n = self.model.frames_for(n_samples)
-        return np.full(n, self.model.vocab.blank), np.ones(n, dtype=np.float32)
+    def _transcribing(self) -> _Mode:
+        """Each piece's frames decided (greedy or beam search) as soon as it is run."""
+        vocab = self.model.vocab
+
+        def blank(n_frames: int) -> Decision:
+            return np.full(n_frames, vocab.blank), np.ones(n_frames, dtype=np.float32)
+
+        return _Mode(
+            lambda: Stitcher(self.model.hop, vocab.blank, vocab.delimiter),
+            self.beam or best_path,
+            blank,
+        )
 
     def _check_length(self, n_samples: int) -> None:
         """After the whole input was seen: is there enough audio to make one frame?"""

@@ -259,7 +259,8 @@ class Stitcher:
         self.done = 0  # frames decided so far
         self.heard = 0  # samples up to the end of the last piece
 
-    def add(self, piece: Piece, path: np.ndarray, prob: np.ndarray) -> None:
+    def add(self, piece: Piece, decision: tuple[np.ndarray, np.ndarray]) -> None:
+        path, prob = decision
         keep = piece.kept(len(path))
         first = piece.first_frame + keep.start
         paused = piece.first_frame * self.hop > self.heard
@@ -279,3 +280,34 @@ class Stitcher:
         if word_break and n_frames and self.delimiter is not None:
             ids[n_frames // 2] = self.delimiter
         return ids
+
+
+class LogProbStitcher:
+    """One input's log-probabilities (frames x vocabulary), gathered piece by piece, for
+    decoders that need every frame's distribution (forced alignment). Frames between
+    pieces are silence: certain blank."""
+
+    def __init__(self, hop: int, blank: int, vocab_size: int) -> None:
+        self.hop, self.blank, self.vocab_size = hop, blank, vocab_size
+        self.parts: list[np.ndarray] = []
+        self.done = 0
+        self.heard = 0
+
+    def add(self, piece: Piece, log_probs: np.ndarray) -> None:
+        keep = piece.kept(len(log_probs))
+        first = piece.first_frame + keep.start
+        self.parts += [self.silence(first - self.done), log_probs[keep]]
+        self.done = first + len(log_probs[keep])
+        self.heard = piece.first_frame * self.hop + len(piece.samples)
+
+    def silence(self, n_frames: int) -> np.ndarray:
+        rows = np.full((max(n_frames, 0), self.vocab_size), SILENT_LOG_PROB, np.float32)
+        rows[:, self.blank] = 0.0
+        return rows
+
+    def array(self, n_frames: int) -> np.ndarray:
+        """The first n_frames frames; silence after the last piece up to there."""
+        return np.concatenate([*self.parts, self.silence(n_frames - self.done)])[:n_frames]
+
+
+SILENT_LOG_PROB = -1e4  # what a frame of silence gives any token but blank
