@@ -250,7 +250,9 @@ def _open_container(
         raise NoAudioStreamError(
             f"{name}: {have}"
             + (f", so stream {stream_index} does not exist" if streams else "")
-            + "; is this a silent video or not a media file? Pick a file with an audio track"
+            + "; is this a silent video or not a media file? Pick a file with an audio track, "
+            "or, if it is headerless PCM, pass raw=RawFormat(...) (CLI: --raw FMT "
+            "--sample-rate N, or --raw auto --sample-rate auto)"
         )
     stream = streams[stream_index]
     header_rate = stream.codec_context.sample_rate or stream.rate

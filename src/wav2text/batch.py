@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
-from .errors import OptionsError, reason
+from .errors import OptionsError, about, reason
 from .options import TranscribeOptions
 from .results import Transcript
 from .writers import WRITERS, output_paths, write_outputs
@@ -111,7 +111,7 @@ class Sink:
         self.bar.update()
         if isinstance(outcome, Failure):
             self.failures.append(outcome)
-            self.bar.write(f"wav2text: {name}: {outcome.reason}", file=sys.stderr)
+            self.bar.write(f"wav2text: {about(name, outcome.reason)}", file=sys.stderr)
             return
         for warning in outcome.warnings:
             self.bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .batch import emit, planned_outputs, run_batch
-from .errors import Wav2TextError
+from .errors import Wav2TextError, about
 from .lm import lm_argument
 from .options import (
     DEFAULT_CHUNK_LENGTH_S,
@@ -135,8 +135,33 @@ def build_parser() -> argparse.ArgumentParser:
     look.add_argument("-m", "--model", help="model for --check-rate (default as transcribe)")
     _add_input_arguments(look)
     _add_align_parser(commands)
+    _add_eval_parser(commands)
     _add_serve_parser(commands)
     return parser
+
+
+def _add_eval_parser(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser(
+        "eval",
+        help="WER, CER and speed of models on your own recordings",
+        description="Transcribe the files a manifest lists (TSV/CSV/JSONL with audio and "
+        "reference columns, or a folder of NAME.wav + NAME.txt) with each model and score "
+        "them: WER and CER (jiwer) after normalising case and punctuation, x real time, the "
+        "worst files, the most frequent confusions. Needs pip install 'wav2text[eval]'.",
+    )
+    evaluate.add_argument("manifest", metavar="MANIFEST", type=Path, help="manifest file or folder")
+    evaluate.add_argument(
+        "-m",
+        "--model",
+        action="append",
+        help="a model to score (repeat for several, side by side); default as transcribe",
+    )
+    _add_model_arguments(evaluate, with_model=False)
+    evaluate.add_argument("--segmentation", default="vad", choices=SEGMENTATIONS)
+    evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    evaluate.add_argument("--markdown", type=Path, metavar="FILE", help="also write it as Markdown")
+    evaluate.add_argument("--keep-case", action="store_true", help="score case differences too")
+    evaluate.add_argument("--keep-punctuation", action="store_true", help="score punctuation too")
 
 
 def _add_align_parser(commands: argparse._SubParsersAction) -> None:
@@ -170,13 +195,17 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser, with_lm: bool = True) -> None:
-    parser.add_argument(
-        "-m",
-        "--model",
-        help=f"hub id or local directory of a CTC model, or {BUNDLED_MODEL} (the bundled demo); "
-        f"default: ${ENV_VAR}, else {DEFAULT_MODEL} if cached or reachable, else the demo",
-    )
+def _add_model_arguments(
+    parser: argparse.ArgumentParser, with_lm: bool = True, with_model: bool = True
+) -> None:
+    if with_model:
+        parser.add_argument(
+            "-m",
+            "--model",
+            help=f"hub id or local directory of a CTC model, or {BUNDLED_MODEL} (the bundled "
+            f"demo); default: ${ENV_VAR}, else {DEFAULT_MODEL} if cached or reachable, else "
+            "the demo",
+        )
     parser.add_argument("--revision", help="model revision (branch, tag or commit)")
     parser.add_argument(
         "--language",
@@ -321,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "eval":
+        return _eval(args)
     if args.raw is None and args.channels != 1:
         parser.error("--channels describes raw input: use it with --raw")
     if args.command == "inspect":
@@ -386,6 +417,46 @@ def _align(args: argparse.Namespace, formats: list[str]) -> int:
     for warning in transcript.warnings:
         print(f"wav2text: warning: {warning}", file=sys.stderr)
     emit(transcript, args.audio, formats, args.output_dir, sys.stdout)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    try:
+        import jiwer  # noqa: F401
+
+        from .evaluate import Normalisation, evaluate, markdown, read_manifest
+    except ImportError as err:
+        print(f"wav2text: error: eval needs jiwer ({err.name} is missing): "
+              "pip install 'wav2text[eval]'", file=sys.stderr)  # fmt: skip
+        return 2
+    from tqdm import tqdm
+
+    try:
+        items = read_manifest(args.manifest)
+        normalise = Normalisation(args.keep_case, args.keep_punctuation)
+        options = TranscribeOptions(segmentation=args.segmentation)
+        results = []
+        for name in args.model or [None]:
+            one = argparse.Namespace(**{**vars(args), "model": name})
+            transcriber = _transcriber(_model_options(one))
+            with tqdm(total=len(items), unit="file", file=sys.stderr, leave=False) as bar:
+
+                def step(score: object) -> None:
+                    bar.update()
+                    if getattr(score, "error", None):
+                        said = about(score.audio, score.error)  # type: ignore[attr-defined]
+                        bar.write(f"wav2text: {said}", file=sys.stderr)
+
+                results.append(evaluate(transcriber, items, options, normalise, step))
+    except Wav2TextError as err:
+        print(f"wav2text: error: {err}", file=sys.stderr)
+        return 2
+    report = markdown(results)
+    print(report, end="")
+    if args.markdown:
+        args.markdown.write_text(report, encoding="utf-8")
+    if args.json:
+        args.json.write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
     return 0
 
 
@@ -471,7 +542,7 @@ def _inspect(args: argparse.Namespace) -> int:
             source = sys.stdin.buffer if name == "-" else name
             result = analyse(source, _options(args), args.model_rate, model)
         except Wav2TextError as err:
-            print(f"wav2text: {name}: {err}", file=sys.stderr)
+            print(f"wav2text: {about(name, err)}", file=sys.stderr)
             failures += 1
             continue
         if args.json:

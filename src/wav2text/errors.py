@@ -52,3 +52,9 @@ def reason(error: BaseException) -> str:
     if isinstance(error, Wav2TextError):
         return str(error)
     return f"unexpected {type(error).__name__}: {error} (please report)"
+
+
+def about(name: str, error: BaseException | str) -> str:
+    """`name: reason`, once: messages that already begin with the input's name keep it."""
+    said = error if isinstance(error, str) else reason(error)
+    return said if said.startswith(f"{name}: ") else f"{name}: {said}"
