@@ -55,14 +55,14 @@ def run_batch(
     options: TranscribeOptions,
     formats: Sequence[str],
     out_dir: Path | None,
-    stdout: TextIO = sys.stdout,
+    stdout: TextIO | None = None,  # None: sys.stdout as it is at the call
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     skip_existing: bool = False,
 ) -> list[Failure]:
     """Transcribe each input; write to out_dir (atomically) or to stdout."""
     if out_dir is not None and skip_existing:
         inputs = inputs_to_do(inputs, out_dir, formats, report)
-    sink = Sink(formats, out_dir, stdout, len(inputs))
+    sink = Sink(formats, out_dir, stdout or sys.stdout, len(inputs))
     outcomes = transcriber.transcribe_many((_open(name) for name in inputs), options)
     for name, outcome in settled(inputs, outcomes):
         sink.take(name, outcome)

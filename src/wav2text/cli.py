@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="warn when a file's header rate does not fit its content (half or double)",
     )
+    run.add_argument(
+        "--split-channels",
+        action="store_true",
+        help="one transcript per channel (a speaker each: calls, interviews), merged in time "
+        "order with each word's channel; identical channels transcribed once",
+    )
     _add_input_arguments(run)
     look = commands.add_parser(
         "inspect",
@@ -379,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stride_length_s=args.stride_length,
             char_timestamps=args.char_timestamps,
             check_rate=args.check_rate,
+            channels="split" if args.split_channels else "mix",
         )
         model = _model_options(args)
         if args.ray is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from .audio import SampleCounter
+from .options import TranscribeOptions
 from .rate import RateDecision
 from .segments import Piece
 
@@ -36,6 +37,7 @@ Item = Piece | _End
 class Job:
     index: int  # the input's position among those transcribed together
     stitcher: Frames  # frame decisions gathered so far
+    options: TranscribeOptions  # how this input is read and run
     rate: RateDecision | None = None  # set once the input is opened and its rate decided
     counter: SampleCounter | None = None  # the mono samples read (count, peak)
     error: Exception | None = field(default=None)  # what stopped it, if anything did

@@ -12,6 +12,7 @@ from .rate import CANDIDATE_RATES, RATE_CONFIDENCE, RateChoice, valid_rate
 Device = str  # "auto", "cpu", "cuda", "cuda:1", "mps", ...
 DType = Literal["float32", "bfloat16", "float16"]
 Segmentation = Literal["vad", "window"]
+ChannelMode = Literal["mix", "split"]
 
 DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
@@ -110,6 +111,10 @@ class TranscribeOptions:
     raw: read the input as headerless PCM in this format.
     stream_index: which audio stream of a container (0 = first audio stream).
     channel: keep only this channel instead of averaging all channels.
+    channels: "mix" (default) averages the channels into one transcript; "split"
+        transcribes each channel alone (one speaker per channel: calls, interviews) and
+        merges the words in time order, each labelled with its channel; channels holding
+        the same audio are transcribed once.
     segmentation: "vad" runs the model only on speech found by Silero VAD, cut at pauses
         into segments of at most max_segment_s (no overlap, no silence computed);
         "window" runs it on every strided window (chunk_length_s / stride_length_s).
@@ -129,6 +134,7 @@ class TranscribeOptions:
     raw: RawFormat | None = None
     stream_index: int = 0
     channel: int | None = None
+    channels: ChannelMode = "mix"
     segmentation: Segmentation = "vad"
     max_segment_s: float | None = None
     chunk_length_s: float | None = None
@@ -170,6 +176,12 @@ class TranscribeOptions:
             raise OptionsError(f"stream_index must be >= 0, got {self.stream_index}")
         if self.channel is not None and self.channel < 0:
             raise OptionsError(f"channel must be >= 0, got {self.channel}")
+        if self.channels not in ("mix", "split"):
+            raise OptionsError(f"channels must be 'mix' or 'split', got {self.channels!r}")
+        if self.channels == "split" and self.channel is not None:
+            raise OptionsError(
+                "channels='split' transcribes every channel; channel= keeps one: use one of them"
+            )
         if self.chunk_length_s is not None and self.stride_length_s is not None:
             check_window(self.chunk_length_s, self.stride_length_s)
 

@@ -8,7 +8,7 @@ their job, batched into forward passes across inputs; an exception on one input'
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,8 +17,9 @@ import numpy as np
 from .align import align as align_words
 from .align import reference
 from .audio import SampleCounter, Source, audio_info, open_with, to_mono
+from .channels import distinct_channels, merged
 from .ctc import best_path, merge_tokens, words_from_spans
-from .errors import AudioTooShortError, EmptyAudioError
+from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .job import END, Frames, Item, Job
 from .lm import load_beam_search
 from .model import CTCModel, load_model
@@ -45,6 +46,13 @@ from .vad import speech_probabilities
 # blow their noise floor up to full scale and invite invented words, so they decode as blank.
 SILENCE_PEAK = 10 ** (-70 / 20)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Input:
+    source: Source
+    options: TranscribeOptions
+    rewind: bool = False  # read again from its start (a file object, once per channel)
 
 
 @dataclass(frozen=True)
@@ -106,22 +114,53 @@ class Transcriber:
         self.model.use_language(options.language)  # None: the language it was loaded in
         if self.beam:
             self.beam.check_vocabulary(self.model.vocab)
+        if options.channels == "split":
+            for source in sources:
+                yield self._split(source, options)
+                self.model.use_language(options.language)
+            return
+        yield from self._outcomes((_Input(source, options) for source in sources), options)
+
+    def _outcomes(
+        self, inputs: Iterable[_Input], options: TranscribeOptions
+    ) -> Iterator[Transcript | Exception]:
         mode = self._transcribing()
-        stream = self._stream(sources, options, mode)
-        for job, item in self._decided(stream, options.batch_size, mode):
+        for job, item in self._decided(self._stream(inputs, mode), options.batch_size, mode):
             if item is END:
-                yield self._outcome(job, options)
+                yield self._outcome(job)
                 # While this iterator waited, another on the same model may have switched it.
                 self.model.use_language(options.language)
 
-    def _stream(
-        self, sources: Iterable[Source], options: TranscribeOptions, mode: _Mode
-    ) -> Iterator[tuple[Job, Item]]:
+    def _split(self, source: Source, options: TranscribeOptions) -> Transcript | Exception:
+        """One transcript per distinct channel, merged (wav2text.channels)."""
+        try:
+            if hasattr(source, "read") and not getattr(source, "seekable", lambda: False)():
+                raise OptionsError(
+                    "channels='split' reads the input once per channel, and this stream "
+                    "cannot be read again: pass a file path or bytes (not a pipe)"
+                )
+            kept, same = distinct_channels(open_with(source, options))
+            channels = len(kept) + len(same)
+        except Exception as err:  # this input's outcome
+            return err
+        per_channel = [replace(options, channels="mix", channel=c) for c in kept]
+        outcomes = list(self._outcomes([_Input(source, o, True) for o in per_channel], options))
+        failure = next((o for o in outcomes if isinstance(o, Exception)), None)
+        if failure is not None:
+            return failure
+        transcripts = [o for o in outcomes if isinstance(o, Transcript)]
+        if channels == 1:
+            return transcripts[0]
+        return merged(list(zip(kept, transcripts, strict=True)), channels, same)
+
+    def _stream(self, inputs: Iterable[_Input], mode: _Mode) -> Iterator[tuple[Job, Item]]:
         """Each input's pieces tagged with its job, then (job, END); a job that fails
         takes no more pieces."""
-        for index, source in enumerate(sources):
-            job = Job(index, mode.frames())
-            pieces = self._pieces_of(job, source, options)
+        for index, given in enumerate(inputs):
+            job = Job(index, mode.frames(), given.options)
+            if given.rewind:
+                getattr(given.source, "seek", lambda _: None)(0)
+            pieces = self._pieces_of(job, given.source, given.options)
             try:
                 for piece in pieces:
                     if job.failed:  # a forward pass failed on one of its pieces
@@ -195,11 +234,11 @@ class Transcriber:
                 return [err]
             return [self._forward([piece], decode)[0] for piece in pieces]
 
-    def _outcome(self, job: Job, options: TranscribeOptions) -> Transcript | Exception:
+    def _outcome(self, job: Job) -> Transcript | Exception:
         if job.error is not None:
             return job.error
         try:
-            return self._finish(job, options)
+            return self._finish(job, job.options)
         except Exception as err:  # a bug on this input's path: its outcome, not the run's
             return err
 
@@ -258,7 +297,7 @@ class Transcriber:
         vocab = self.model.vocab
         words = reference(text, vocab)
         mode = self._aligning()
-        for job, item in self._decided(self._stream([source], options, mode), 1, mode):
+        for job, item in self._decided(self._stream([_Input(source, options)], mode), 1, mode):
             if item is END:
                 if job.error is not None:
                     raise job.error

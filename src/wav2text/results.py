@@ -28,6 +28,7 @@ class Word:
     end: float
     confidence: float  # mean posterior probability of the word's tokens, 0..1
     chars: tuple[Char, ...] | None = None
+    channel: int | None = None  # with channels="split": the channel it was said on
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Segment:
     start: float
     end: float
     words: tuple[Word, ...]
+    channel: int | None = None  # with channels="split": the channel it was said on
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class AudioInfo:
         if self.rate_source == "estimated" and self.rate_confidence is not None:
             parts.append(f"rate estimated {self.source_rate} Hz ({self.rate_confidence:.0%})")
         if self.downmix:
-            parts.append(f"downmix {self.downmix}")
+            split = self.downmix.startswith("split")
+            parts.append(self.downmix if split else f"downmix {self.downmix}")
         if self.resampled:
             parts.append(f"resample {self.source_rate}->{self.model_rate} Hz")
         return " -> ".join(parts)
@@ -93,14 +96,16 @@ def segments_from_words(words: tuple[Word, ...]) -> tuple[Segment, ...]:
         else:
             groups.append([word])
     return tuple(
-        Segment(" ".join(w.text for w in g), g[0].start, g[-1].end, tuple(g)) for g in groups
+        Segment(" ".join(w.text for w in g), g[0].start, g[-1].end, tuple(g), g[0].channel)
+        for g in groups
     )
 
 
 def _fits(group: list[Word], word: Word) -> bool:
     chars = sum(len(w.text) + 1 for w in group) + len(word.text)
     return (
-        word.start - group[-1].end < SEGMENT_MAX_GAP_S
+        word.channel == group[-1].channel
+        and word.start - group[-1].end < SEGMENT_MAX_GAP_S
         and word.end - group[0].start <= SEGMENT_MAX_DURATION_S
         and chars <= SEGMENT_MAX_CHARS
     )

@@ -80,10 +80,13 @@ def create_app(
         sample_rate: Annotated[str | None, Form()] = None,
         raw: Annotated[str | None, Form()] = None,
         channels: Annotated[int, Form()] = 1,
+        split_channels: Annotated[bool, Form()] = False,
     ) -> Response:
         granularities = granularities or ["segment"]
         try:
             request_options = _request_options(defaults, sample_rate, raw, channels)
+            if split_channels:
+                request_options = replace(request_options, channels="split")
             writer = _writer(response_format, granularities)
             chosen = _language(transcriber, language)
         except OptionsError as error:

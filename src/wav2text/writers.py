@@ -65,11 +65,13 @@ class JsonWriter(Writer):
 
 
 class _CueWriter(Writer):
-    """Subtitles: one cue per segment, after an optional header and cue number."""
+    """Subtitles: one cue per segment, after an optional header and cue number; split
+    channels' cues say whose they are."""
 
     decimal: ClassVar[str] = "."
     header: ClassVar[str] = ""
     numbered: ClassVar[bool] = False
+    speaker: ClassVar[str] = "[{channel}] {text}"
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
         file.write(self.header)
@@ -77,7 +79,10 @@ class _CueWriter(Writer):
             number = f"{index}\n" if self.numbered else ""
             start = _timestamp(segment.start, self.decimal)
             end = _timestamp(segment.end, self.decimal)
-            file.write(f"{number}{start} --> {end}\n{segment.text}\n\n")
+            text = segment.text
+            if segment.channel is not None:
+                text = self.speaker.format(channel=segment.channel, text=text)
+            file.write(f"{number}{start} --> {end}\n{text}\n\n")
 
 
 class SrtWriter(_CueWriter):
@@ -88,19 +93,23 @@ class SrtWriter(_CueWriter):
 class VttWriter(_CueWriter):
     name, suffix, media_type, response_format = "vtt", ".vtt", "text/vtt", "vtt"
     header = "WEBVTT\n\n"
+    speaker = "<v channel {channel}>{text}"  # WebVTT's voice span
 
 
 class TsvWriter(Writer):
-    """One row per word: start and end in milliseconds, confidence, text."""
+    """One row per word: start and end in milliseconds, confidence, text (and the
+    channel, for split channels)."""
 
     name, suffix, media_type, response_format = "tsv", ".tsv", "text/tab-separated-values", "tsv"
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
-        file.write("start\tend\tconfidence\ttext\n")
+        split = any(w.channel is not None for w in transcript.words)
+        file.write("start\tend\tconfidence\t" + ("channel\t" if split else "") + "text\n")
         for word in transcript.words:
+            channel = f"{word.channel}\t" if split else ""
             file.write(
                 f"{round(word.start * 1000)}\t{round(word.end * 1000)}\t"
-                f"{word.confidence:.3f}\t{word.text}\n"
+                f"{word.confidence:.3f}\t{channel}{word.text}\n"
             )
 
 
