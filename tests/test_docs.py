@@ -31,7 +31,7 @@ def parser_options(command: str) -> set[str]:
     return set().union(*parser_actions(command))
 
 
-@pytest.mark.parametrize("command", ["transcribe", "inspect", "serve"])
+@pytest.mark.parametrize("command", ["transcribe", "align", "eval", "inspect", "serve"])
 def test_synopsis_matches_help(command: str) -> None:
     named = synopsis(command)
     assert named <= parser_options(command), named - parser_options(command)

@@ -4,7 +4,7 @@ transcribe_many, in the local batch runner, and on Ray."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,6 @@ from tiny_models import make_model
 from wav2text import ModelOptions, TranscribeOptions, Transcriber
 from wav2text.batch import Sink, run_batch
 from wav2text.cluster import RayOptions, TranscribeWorker, drive, start_workers
-from wav2text.ctc import best_path
 from wav2text.pipeline import Decision
 from wav2text.segments import Piece
 from wav_files import write_s16_wav
@@ -101,12 +100,14 @@ def test_negative_control_without_the_retry_the_whole_batch_fails(
     """Tie the error to the whole pass instead of retrying piece by piece: every input of
     the batch fails, which the first test would catch."""
 
-    def forward(self: Transcriber, pieces: list[Piece]) -> list[Decision | Exception]:
+    def forward(
+        self: Transcriber, pieces: list[Piece], decode: Callable[[np.ndarray], Decision]
+    ) -> list[Decision | Exception]:
         try:
             outputs = self.model.log_probs_batch([p.samples for p in pieces])
         except Exception as err:
             return [err] * len(pieces)
-        return [best_path(o) for o in outputs]
+        return [decode(o) for o in outputs]
 
     monkeypatch.setattr(Transcriber, "_forward", forward)
     poison(transcriber, n_samples(POISONED))
