@@ -98,14 +98,15 @@ def memory(work: Path) -> None:
         wav = write_wav(work / f"long{repeat}.wav", np.tile(base, repeat))
         (work / f"long{repeat}.txt").write_text(" ".join(text * repeat))
         script = (
-            "import resource, sys, time\n"
+            "import sys, time\n"
             "from wav2text import Transcriber, ModelOptions\n"
             f"t = Transcriber(ModelOptions({BUNDLED_MODEL!r}, lm=None, threads=1))\n"
             "started = time.perf_counter()\n"
             f"r = t.align({str(wav)!r}, open({str(work / f'long{repeat}.txt')!r}).read())\n"
             "took = time.perf_counter() - started\n"
-            "print(r.duration, took, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
-            " sum(w.confidence < 0.2 for w in r.words), len(r.words))\n"
+            # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent's fork
+            "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+            "print(r.duration, took, hwm, sum(w.confidence < 0.2 for w in r.words), len(r.words))\n"
         )
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         duration, took, rss_kb, low, words = out.stdout.split()
