@@ -64,8 +64,10 @@ def open_audio(
     raw: RawFormat | None = None,
     stream_index: int = 0,
     allow_truncated: bool = False,
+    block_samples: int = BLOCK_SAMPLES,
 ) -> DecodedAudio:
-    """Open any supported input. Decoding happens lazily as `blocks` is consumed.
+    """Open any supported input. Decoding happens lazily as `blocks` is consumed, in
+    blocks of about `block_samples` samples (smaller for live audio: less delay).
 
     sample_rate="auto" leaves the rate unknown (None, and no rate_source) until the caller
     decides it from the samples (wav2text.rate.decide_rate); a header's rate is not used.
@@ -81,7 +83,7 @@ def open_audio(
             "headerless PCM carries no sampling rate: pass sample_rate=RATE "
             "(CLI: --sample-rate RATE), e.g. 16000 for wideband or 8000 for telephone audio"
         )
-    audio = _open_container(source, rate, raw, stream_index, allow_truncated)
+    audio = _open_container(source, rate, raw, stream_index, allow_truncated, block_samples)
     return replace(audio, rate=None, rate_source=None) if auto else audio
 
 
@@ -238,6 +240,7 @@ def _open_container(
     raw: RawFormat | None,
     stream_index: int,
     allow_truncated: bool,
+    block_samples: int = BLOCK_SAMPLES,
 ) -> DecodedAudio:
     file, name = _as_file(source)
     if raw is not None and raw.sample_format == "auto":
@@ -263,7 +266,7 @@ def _open_container(
     check_length = raw is None and not allow_truncated  # raw PCM declares no length
     expected = _expected_seconds(stream, container) if check_length else None
     missing = _wav_missing_bytes(file) if check_length else None
-    blocks = _decode(container, stream, name, expected, missing)
+    blocks = _decode(container, stream, name, expected, missing, block_samples)
     return DecodedAudio(
         rate=rate or header_rate,
         channels=channels,
@@ -316,7 +319,12 @@ def _layout_name(channels: int) -> str:
 
 
 def _decode(
-    container: Any, stream: Any, name: str, expected_s: float | None, missing_bytes: int | None
+    container: Any,
+    stream: Any,
+    name: str,
+    expected_s: float | None,
+    missing_bytes: int | None,
+    block_samples: int,
 ) -> Iterator[np.ndarray]:
     resampler = av.AudioResampler(format="flt", rate=stream.codec_context.sample_rate)
     pending: list[np.ndarray] = []
@@ -327,7 +335,7 @@ def _decode(
             pending.append(samples)
             pending_n += len(samples)
             decoded += len(samples)
-            if pending_n >= BLOCK_SAMPLES:
+            if pending_n >= block_samples:
                 yield np.concatenate(pending)
                 pending, pending_n = [], 0
     except (av.error.FFmpegError, ValueError) as err:

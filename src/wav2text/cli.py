@@ -286,6 +286,26 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
         default=ServerLimits.max_waiting,
         help="requests that may wait for the model; more get 503 (%(default)s)",
     )
+    serve.add_argument(
+        "--max-streams",
+        type=int,
+        default=ServerLimits.max_streams,
+        help="live WebSocket streams at once; one more is refused (%(default)s)",
+    )
+    serve.add_argument(
+        "--stream-idle",
+        type=float,
+        default=ServerLimits.stream_idle_s,
+        metavar="S",
+        help="close a live stream that sends no audio this long (%(default)g s)",
+    )
+    serve.add_argument(
+        "--stream-max",
+        type=float,
+        default=ServerLimits.stream_max_s,
+        metavar="S",
+        help="the most audio one live stream may send (%(default)g s)",
+    )
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -508,7 +528,13 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        limits = ServerLimits(args.max_upload_mb or None, args.max_waiting)
+        limits = ServerLimits(
+            args.max_upload_mb or None,
+            args.max_waiting,
+            args.max_streams,
+            args.stream_idle,
+            args.stream_max,
+        )
         transcriber = _transcriber(_model_options(args))
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)

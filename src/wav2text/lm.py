@@ -15,6 +15,7 @@ import gzip
 import json
 import math
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -222,6 +223,7 @@ class BeamSearch:
                 "cannot tell where its words end; decode without one (lm=None, --lm none)"
             )
         self.vocab, self.files, self.delimiter = vocab, files, vocab.delimiter
+        self._lock = threading.Lock()
         self.description = f"beam search ({beam_size}), LM {files.kenlm}"
         spellings = spell_words(files.words, vocab)
         if not spellings:
@@ -271,7 +273,8 @@ class BeamSearch:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         emissions = np.ascontiguousarray(log_probs, dtype=np.float32)
         padded = _with_word_end(emissions, self.delimiter)
-        best = self.decoder.decode(padded.ctypes.data, len(padded), tokens)[0]
+        with self._lock:  # one decoder object, which keeps state during a search
+            best = self.decoder.decode(padded.ctypes.data, len(padded), tokens)[0]
         ids = np.asarray(best.tokens[1:-1], dtype=np.int64)  # it pads a silence on each side
         # The search may still end inside a word; its letters so far are no word: blank them.
         finished = np.flatnonzero(np.asarray(best.words[1:-1]) >= 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,9 @@ class CTCModel:
             getattr(tokenizer, "target_lang", None) if self.languages else None
         )
         self.loaded_language = self.language  # what a call that names none runs in
+        # One forward pass at a time: callers on several threads (live streams beside file
+        # requests) interleave pass by pass instead of contending inside one.
+        self.lock = threading.Lock()
         self.min_samples = self._min_samples()
         # A model may ask for its own window (chunk, stride) in seconds, e.g. one whose
         # attention cost explodes on long windows or that was trained on short utterances.
@@ -125,7 +129,7 @@ class CTCModel:
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)
             for key, value in features.items()
         }
-        with torch.inference_mode(), self._precision():
+        with self.lock, torch.inference_mode(), self._precision():
             logits = self.model(**inputs).logits
         lengths = self._output_lengths(features.get("attention_mask"), logits.shape[:2])
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()

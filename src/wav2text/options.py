@@ -200,9 +200,18 @@ class ServerLimits:
 
     max_upload_mb: float | None = 1024.0  # an upload is spooled to disk; None: no limit
     max_waiting: int = 8  # requests waiting for the model; more get 503 (clients retry)
+    max_streams: int = 4  # live streams at once; one more is refused (it would fall behind)
+    stream_idle_s: float = 30.0  # a live stream that sends nothing this long is closed
+    stream_max_s: float = 4 * 3600.0  # the most audio one live stream may send
 
     def __post_init__(self) -> None:
-        if self.max_upload_mb is not None and self.max_upload_mb <= 0:
+        if self.max_upload_mb is not None and not 0 < self.max_upload_mb < float("inf"):
             raise OptionsError(f"max_upload_mb must be positive, got {self.max_upload_mb}")
         if self.max_waiting < 0:
             raise OptionsError(f"max_waiting must be 0 or more, got {self.max_waiting}")
+        if self.max_streams < 0:
+            raise OptionsError(f"max_streams must be 0 or more, got {self.max_streams}")
+        for name in ("stream_idle_s", "stream_max_s"):
+            value = getattr(self, name)
+            if not 0 < value < float("inf"):
+                raise OptionsError(f"{name} must be a positive number of seconds, got {value}")

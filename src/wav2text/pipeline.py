@@ -351,6 +351,13 @@ class Transcriber:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
         self._check_length(counted.count)
 
+    def decide(self, piece: Piece) -> Decision:
+        """One piece's frame decisions, as transcribe makes them (silent: blank)."""
+        (decision,) = self._decide([piece], 1, self._transcribing())
+        if isinstance(decision, Exception):
+            raise decision
+        return decision
+
     def _transcribing(self) -> _Mode:
         """Each piece's frames decided (greedy or beam search) as soon as it is run."""
         vocab = self.model.vocab

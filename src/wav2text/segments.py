@@ -92,6 +92,7 @@ class Piece:
     first_frame: int  # index in the whole file of the piece's frame 0
     drop_left: int = 0  # context frames, dropped after the model
     drop_right: int = 0
+    ends_in_pause: bool = False  # nothing follows before a pause: its last word is finished
 
     def kept(self, n_frames: int) -> slice:
         return slice(self.drop_left, max(self.drop_left, n_frames - self.drop_right))
@@ -102,7 +103,7 @@ def window_pieces(blocks: Iterable[np.ndarray], plan: WindowPlan, hop: int) -> I
     for w in windows(blocks, plan, hop):
         left = 0 if w.is_first else plan.stride_frames
         right = 0 if w.is_last else plan.right_frames
-        yield Piece(w.samples, w.first_frame, left, right)
+        yield Piece(w.samples, w.first_frame, left, right, ends_in_pause=w.is_last)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class _Cutter:
         pause left open after the speech is silence only: dropped."""
         assert self.start is not None
         if self.speech_end + self.plan.pad_samples > self.start:
-            yield self._emit(self.speech_end + self.plan.pad_samples)
+            yield self._emit(self.speech_end + self.plan.pad_samples, in_pause=True)
         self.start = None
 
     def _pause_point(self) -> int:
@@ -207,12 +208,13 @@ class _Cutter:
         frame, _ = min((s for s in self.scores if s[0] >= half), key=lambda s: s[1])
         return max(_floor(frame, self.plan.hop), self.start + self.plan.hop)
 
-    def _emit(self, end: int) -> Piece:
+    def _emit(self, end: int, in_pause: bool = False) -> Piece:
         assert self.start is not None
         end = min(end, self.received)
         cut = Piece(
             self.buffer[self.start - self.buffer_start : end - self.buffer_start].copy(),
             self.start // self.plan.hop,
+            ends_in_pause=in_pause,
         )
         self.done = -(-end // self.plan.hop) * self.plan.hop
         self.start = None
@@ -257,7 +259,17 @@ class Stitcher:
         self.ids: list[np.ndarray] = []
         self.probs: list[np.ndarray] = []
         self.done = 0  # frames decided so far
+        self.taken = 0  # frames handed out by take(); ids and probs start there
         self.heard = 0  # samples up to the end of the last piece
+
+    def take(self, upto: int) -> tuple[np.ndarray, np.ndarray]:
+        """Hand out the frames from `taken` up to `upto` and forget them (live streams
+        hand out words as they finish, in bounded memory)."""
+        ids, probs = self.arrays()
+        cut = upto - self.taken
+        self.ids, self.probs = [ids[cut:]], [probs[cut:]]
+        self.taken = upto
+        return ids[:cut], probs[:cut]
 
     def add(self, piece: Piece, decision: tuple[np.ndarray, np.ndarray]) -> None:
         path, prob = decision
@@ -270,7 +282,7 @@ class Stitcher:
         self.heard = piece.first_frame * self.hop + len(piece.samples)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Token id and its probability for every frame decided so far."""
+        """Token id and its probability for every frame decided (and not taken) so far."""
         if not self.ids:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return np.concatenate(self.ids), np.concatenate(self.probs)

@@ -16,11 +16,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +32,10 @@ from .options import RAW_FORMATS, RawFormat, ServerLimits, TranscribeOptions
 from .pipeline import Transcriber
 from .rate import parse_rate
 from .results import Transcript
+from .streaming import add_stream_route
 from .writers import RESPONSE_WRITERS, VerboseJsonWriter, Writer
+
+WEB_DIR = Path(__file__).parent / "web"  # the page at /: plain HTML, CSS and JS, no CDN
 
 
 def create_app(
@@ -57,6 +62,13 @@ def create_app(
         response = _error(str(error.detail), status=error.status_code, kind=kind)
         response.headers.update(error.headers or {})
         return response
+
+    add_stream_route(app, transcriber, defaults, limits)
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html")
 
     @app.get("/health")
     def health() -> dict[str, str]:

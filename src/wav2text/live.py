@@ -1,0 +1,264 @@
+"""Live transcription: audio in as it is captured, words out as they are heard.
+
+Finals are what `transcribe` makes of the same audio: the same chain (PyAV's raw PCM
+reader, mono, soxr to the model's rate, Silero VAD cutting at pauses), the same model call
+and decoder per cut, the same stitching of frames; a cut's words are final once the pause
+that closed it is heard (a cut split inside long speech holds its last word back until the
+next cut shows where it ends). So the finals, joined, are the offline transcript.
+
+Partials: every PARTIAL_EVERY_S of new audio while speech is pending, the model runs
+(greedy) over the audio since the last final, at most PARTIAL_WINDOW_S of it; they are
+revised by the next partial and replaced by the final.
+
+A stream holds the model only for one forward pass at a time (`CTCModel.lock`), so
+concurrent streams and file requests interleave pass by pass.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .audio import audio_info, open_audio, to_mono
+from .ctc import TokenSpan, best_path, merge_tokens, words_from_spans
+from .errors import OptionsError
+from .options import RawFormat, TranscribeOptions
+from .prefetch import prefetch
+from .rate import resample_stream, valid_rate
+from .results import Word
+from .segments import Piece, Stitcher, speech_cuts
+from .vad import FRAME_S as VAD_FRAME_S
+from .vad import speech_probabilities
+
+PARTIAL_EVERY_S = 0.4  # seconds of new audio between partials
+PARTIAL_WINDOW_S = 4.0  # the most audio a partial runs the model over
+LIVE_BLOCK_S = 0.05  # decoded blocks this long (offline reads ~4 s at a time)
+SPEECH = 0.5  # VAD probability of speech
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LiveFormat:
+    """What a client declares when it opens a stream: headerless PCM, its rate, channels."""
+
+    sample_format: str
+    sample_rate: int
+    channels: int = 1
+
+    def __post_init__(self) -> None:
+        RawFormat(self.sample_format, self.channels)  # the same checks as for files
+        if self.sample_format == "auto":
+            raise OptionsError("a live stream declares its sample format; auto reads ahead")
+        object.__setattr__(self, "sample_rate", valid_rate(self.sample_rate))
+
+
+class LiveStream:
+    """One stream: `feed` bytes as they arrive and `close` at the end, from any thread;
+    `run` (on a thread of its own) sends partial, final and done events to `emit`."""
+
+    def __init__(
+        self,
+        transcriber: Any,
+        audio: LiveFormat,
+        options: TranscribeOptions | None = None,
+        emit: Callable[[Event], None] = lambda _event: None,
+    ) -> None:
+        self.transcriber, self.audio, self.emit = transcriber, audio, emit
+        raw = RawFormat(audio.sample_format, audio.channels)
+        base = options or TranscribeOptions()
+        self.options = replace(base, raw=raw, sample_rate=audio.sample_rate, segmentation="vad")
+        self._reader = _QueueReader()
+        self.received_bytes = 0
+        self.closed_at: float | None = None
+
+    def feed(self, data: bytes) -> None:
+        self.received_bytes += len(data)
+        self._reader.put(data)
+
+    def close(self) -> None:
+        if self.closed_at is None:
+            self.closed_at = time.monotonic()
+        self._reader.put(None)
+
+    @property
+    def received_s(self) -> float:
+        """Seconds of audio received so far."""
+        width = _sample_bytes(self.audio.sample_format) * self.audio.channels
+        return self.received_bytes / width / self.audio.sample_rate
+
+    def run(self) -> None:
+        """Transcribe until the stream is closed; then a done event with the whole text."""
+        model = self.transcriber.model
+        opened = open_audio(
+            io.BufferedReader(self._reader, buffer_size=256),
+            raw=self.options.raw,
+            sample_rate=self.audio.sample_rate,
+            block_samples=max(1, int(LIVE_BLOCK_S * self.audio.sample_rate)),
+        )
+        blocks = resample_stream(to_mono(opened), self.audio.sample_rate, model.sampling_rate)
+        scored = prefetch(speech_probabilities(blocks, model.sampling_rate), depth=64)
+        plan = self.transcriber.cut_plan(self.options)
+        finals = _Finals(self.transcriber, self.emit)
+        partials = _Partials(self.transcriber, self.emit, finals)
+        for piece in speech_cuts(partials.tap(scored), plan, model.sampling_rate, VAD_FRAME_S):
+            finals.add(piece)
+        finals.finish()
+        lag = time.monotonic() - self.closed_at if self.closed_at else 0.0
+        text = " ".join(w.text for w in finals.words)
+        facts = audio_info(opened, None, model.sampling_rate, self.received_s)
+        audio = {**asdict(facts), "steps": facts.steps()}
+        done = {"type": "done", "text": text, "duration": self.received_s, "lag_s": lag}
+        self.emit({**done, "audio": audio})
+
+
+class _Finals:
+    """A stream's frame decisions, stitched as offline, handed out word by word."""
+
+    def __init__(self, transcriber: Any, emit: Callable[[Event], None]) -> None:
+        model = transcriber.model
+        self.transcriber, self.emit = transcriber, emit
+        self.vocab, self.frame_s = model.vocab, model.frame_seconds
+        self.stitcher = Stitcher(model.hop, model.vocab.blank, model.vocab.delimiter)
+        self.words: list[Word] = []
+        self.heard_sample = 0  # model-rate samples up to the end of the last final
+
+    def add(self, piece: Piece) -> None:
+        self.stitcher.add(piece, self.transcriber.decide(piece))
+        pending = self._pending()
+        if piece.ends_in_pause:
+            self._hand_out(pending, self.stitcher.done)
+        elif len(pending) > 1:  # the last word may go on in the next cut
+            self._hand_out(pending[:-1], round(pending[-1].start / self.frame_s))
+        self.heard_sample = piece.first_frame * self.stitcher.hop + len(piece.samples)
+
+    def finish(self) -> None:
+        self._hand_out(self._pending(), self.stitcher.done)
+
+    def _pending(self) -> tuple[Word, ...]:
+        ids, probs = self.stitcher.arrays()
+        first = self.stitcher.taken
+        spans = [
+            TokenSpan(s.token, s.start + first, s.end + first, s.score)
+            for s in merge_tokens(ids, probs, self.vocab.blank)
+        ]
+        return words_from_spans(spans, self.vocab, self.frame_s)
+
+    def _hand_out(self, words: Iterable[Word], upto_frame: int) -> None:
+        words = list(words)
+        self.stitcher.take(upto_frame)
+        if not words:
+            return
+        self.words += words
+        self.emit({"type": "final", **_segment(words)})
+
+
+class _Partials:
+    """Runs the model over speech not yet final, as the audio passes on to the VAD cuts."""
+
+    def __init__(self, transcriber: Any, emit: Callable[[Event], None], finals: _Finals) -> None:
+        model = transcriber.model
+        self.model, self.emit, self.finals = model, emit, finals
+        self.rate = model.sampling_rate
+        self.recent: deque[np.ndarray] = deque()  # the last PARTIAL_WINDOW_S of audio
+        self.recent_start = 0  # sample index of recent[0][0]
+        self.received = 0
+        self.last_partial = 0
+        self.speech_until = 0  # sample index where the last speech frame ends
+        self.vad_frames = 0  # VAD frames scored before the current block
+        self.shown = ""
+
+    def tap(
+        self, scored: Iterable[tuple[np.ndarray, np.ndarray]]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for block, probs in scored:
+            self._keep(block)
+            frames = np.flatnonzero(np.asarray(probs) >= SPEECH)
+            if len(frames):
+                frame = round(VAD_FRAME_S * self.rate)
+                ends = (self.vad_frames + frames[-1] + 1) * frame
+                self.speech_until = min(self.received, ends)
+            self.vad_frames += len(probs)
+            if self.received - self.last_partial >= PARTIAL_EVERY_S * self.rate:
+                self._partial()
+            yield block, probs
+
+    def _keep(self, block: np.ndarray) -> None:
+        self.recent.append(block)
+        self.received += len(block)
+        while self.recent and self.received - self.recent_start - len(self.recent[0]) >= (
+            PARTIAL_WINDOW_S * self.rate
+        ):
+            self.recent_start += len(self.recent.popleft())
+
+    def _partial(self) -> None:
+        self.last_partial = self.received
+        start = max(self.finals.heard_sample, self.recent_start)
+        if self.speech_until <= start:
+            return  # nothing said since the last final
+        audio = np.concatenate(self.recent)[start - self.recent_start :]
+        if len(audio) < self.model.min_samples:
+            return
+        ids, probs = best_path(self.model.log_probs(audio))
+        first = start // self.model.hop
+        spans = [
+            TokenSpan(s.token, s.start + first, s.end + first, s.score)
+            for s in merge_tokens(ids, probs, self.model.vocab.blank)
+        ]
+        words = words_from_spans(spans, self.model.vocab, self.model.frame_seconds)
+        text = " ".join(w.text for w in words)
+        if text and text != self.shown:
+            self.shown = text
+            self.emit({"type": "partial", **_segment(words)})
+
+
+def _segment(words: list[Word] | tuple[Word, ...]) -> Event:
+    return {
+        "text": " ".join(w.text for w in words),
+        "start": words[0].start,
+        "end": words[-1].end,
+        "words": [
+            {"word": w.text, "start": w.start, "end": w.end, "confidence": w.confidence}
+            for w in words
+        ],
+    }
+
+
+def _sample_bytes(sample_format: str) -> int:
+    if sample_format in ("u8", "s8", "mulaw", "alaw"):
+        return 1
+    return int("".join(c for c in sample_format if c.isdigit())) // 8
+
+
+class _QueueReader(io.RawIOBase):
+    """A byte stream fed from another thread: reads wait for data; None ends it."""
+
+    def __init__(self) -> None:
+        self._chunks: queue.Queue[bytes | None] = queue.Queue()
+        self._left = b""
+        self._ended = False
+
+    def put(self, data: bytes | None) -> None:
+        self._chunks.put(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left and not self._ended:
+            chunk = self._chunks.get()
+            if chunk is None:
+                self._ended = True
+            else:
+                self._left = chunk
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
