@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 import wave
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -182,3 +183,42 @@ def test_streams_and_files_interleave(demo: Transcriber, s16: bytes) -> None:
     opened.join()
     assert quick[-1]["type"] == "done" and answer.status_code == 200
     assert finished["quick"] < finished["slow"] and finished["file"] < finished["slow"]
+
+
+def test_the_documented_python_client_runs(demo: Transcriber, s16: bytes, tmp_path: Path) -> None:
+    """docs/server.md's client, as written, against a real server."""
+    import re
+    import sys
+
+    import uvicorn
+
+    from conftest import free_port
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "server.md").read_text()
+    code = re.search(r"### Python client\n\n```python\n(.*?)```", page, re.S)
+    assert code, "docs/server.md shows the client"
+    port = free_port()
+    client = tmp_path / "client.py"
+    client.write_text(code.group(1).replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+    talk = tmp_path / "talk.wav"
+    with wave.open(str(talk), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(RATE)
+        f.writeframes(s16)
+    server = uvicorn.Server(uvicorn.Config(create_app(demo), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        run = subprocess.run([sys.executable, str(client), str(talk)], capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    lines = run.stdout.splitlines()
+    assert run.returncode == 0, run.stderr[-500:]
+    assert lines[-1].startswith("done NEVER GO TO BED") and any(
+        line.startswith("final ") for line in lines
+    )

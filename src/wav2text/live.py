@@ -6,9 +6,10 @@ and decoder per cut, the same stitching of frames; a cut's words are final once 
 that closed it is heard (a cut split inside long speech holds its last word back until the
 next cut shows where it ends). So the finals, joined, are the offline transcript.
 
-Partials: every PARTIAL_EVERY_S of new audio while speech is pending, the model runs
-(greedy) over the audio since the last final, at most PARTIAL_WINDOW_S of it; they are
-revised by the next partial and replaced by the final.
+Partials: every PARTIAL_EVERY_S of new audio while speech is pending, the model runs over
+the audio since the last final (at most PARTIAL_WINDOW_S of it), decoded as the finals are
+(the LM's beam search when there is one, so a partial's words are mostly the final's);
+they are revised by the next partial and replaced by the final.
 
 A stream holds the model only for one forward pass at a time (`CTCModel.lock`), so
 concurrent streams and file requests interleave pass by pass.
@@ -37,8 +38,8 @@ from .segments import Piece, Stitcher, speech_cuts
 from .vad import FRAME_S as VAD_FRAME_S
 from .vad import speech_probabilities
 
-PARTIAL_EVERY_S = 0.4  # seconds of new audio between partials
-PARTIAL_WINDOW_S = 4.0  # the most audio a partial runs the model over
+PARTIAL_EVERY_S = 0.25  # seconds of new audio between partials
+PARTIAL_WINDOW_S = 3.0  # the most audio a partial runs the model over
 LIVE_BLOCK_S = 0.05  # decoded blocks this long (offline reads ~4 s at a time)
 SPEECH = 0.5  # VAD probability of speech
 
@@ -166,6 +167,7 @@ class _Partials:
     def __init__(self, transcriber: Any, emit: Callable[[Event], None], finals: _Finals) -> None:
         model = transcriber.model
         self.model, self.emit, self.finals = model, emit, finals
+        self.decode = transcriber.beam or best_path
         self.rate = model.sampling_rate
         self.recent: deque[np.ndarray] = deque()  # the last PARTIAL_WINDOW_S of audio
         self.recent_start = 0  # sample index of recent[0][0]
@@ -206,7 +208,7 @@ class _Partials:
         audio = np.concatenate(self.recent)[start - self.recent_start :]
         if len(audio) < self.model.min_samples:
             return
-        ids, probs = best_path(self.model.log_probs(audio))
+        ids, probs = self.decode(self.model.log_probs(audio))
         first = start // self.model.hop
         spans = [
             TokenSpan(s.token, s.start + first, s.end + first, s.score)

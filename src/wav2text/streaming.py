@@ -108,7 +108,7 @@ async def _serve(websocket: WebSocket, runner: LiveStreamRunner, limits: ServerL
     finally:
         runner.live.close()
         await sender
-    with contextlib.suppress(RuntimeError):  # already closed by the client
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client closed it
         await websocket.close()
 
 
