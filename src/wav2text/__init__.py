@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .errors import (
         AudioDecodeError,
+        AudioTooLongError,
         AudioTooShortError,
         EmptyAudioError,
         InvalidAudioError,
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         ModelLoadError,
         NoAudioStreamError,
         OptionsError,
+        TimeLimitError,
         TruncatedAudioError,
         UnknownSampleRateError,
         Wav2TextError,
@@ -38,6 +40,7 @@ except PackageNotFoundError:  # running from a source tree
 _HOMES = {
     "errors": (
         "AudioDecodeError",
+        "AudioTooLongError",
         "AudioTooShortError",
         "EmptyAudioError",
         "InvalidAudioError",
@@ -45,6 +48,7 @@ _HOMES = {
         "ModelLoadError",
         "NoAudioStreamError",
         "OptionsError",
+        "TimeLimitError",
         "TruncatedAudioError",
         "UnknownSampleRateError",
         "Wav2TextError",
@@ -62,6 +66,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "AudioDecodeError",
     "AudioInfo",
+    "AudioTooLongError",
     "AudioTooShortError",
     "BundledModelWarning",
     "Char",
@@ -75,6 +80,7 @@ __all__ = [
     "OptionsError",
     "RawFormat",
     "Segment",
+    "TimeLimitError",
     "TranscribeOptions",
     "Transcriber",
     "Transcript",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
@@ -17,10 +18,12 @@ import numpy as np
 
 from .errors import (
     AudioDecodeError,
+    AudioTooLongError,
     EmptyAudioError,
     InvalidAudioError,
     NoAudioStreamError,
     OptionsError,
+    TimeLimitError,
     TruncatedAudioError,
     UnknownSampleRateError,
 )
@@ -55,6 +58,7 @@ class DecodedAudio:
     codec: str | None
     container: str | None
     blocks: Iterator[np.ndarray]
+    declared_s: float | None = None  # the length the container declares, if it does
 
 
 def open_audio(
@@ -263,8 +267,9 @@ def _open_container(
     if not header_rate or not channels:
         container.close()
         raise AudioDecodeError(f"{name}: the audio stream declares no rate or channel count")
+    declared = _expected_seconds(stream, container) if raw is None else None
     check_length = raw is None and not allow_truncated  # raw PCM declares no length
-    expected = _expected_seconds(stream, container) if check_length else None
+    expected = declared if check_length else None
     missing = _wav_missing_bytes(file) if check_length else None
     blocks = _decode(container, stream, name, expected, missing, block_samples)
     return DecodedAudio(
@@ -274,6 +279,7 @@ def _open_container(
         codec=stream.codec_context.name,
         container=container.format.name,
         blocks=blocks,
+        declared_s=declared,
     )
 
 
@@ -461,3 +467,36 @@ class SampleCounter:
             if len(block):
                 self.peak = max(self.peak, float(np.abs(block).max()))
             yield block
+
+
+def bounded(
+    blocks: Iterable[np.ndarray],
+    rate: int,
+    max_seconds: float | None,
+    time_limit_s: float | None,
+    declared_s: float | None = None,
+) -> Iterator[np.ndarray]:
+    """Pass blocks through, but stop with a clear error past `max_seconds` of audio (checked
+    against what a container declares first, then as samples decode, so neither a lying
+    header nor a compression bomb costs more) or past `time_limit_s` of wall time."""
+    if max_seconds is not None and declared_s is not None and declared_s > max_seconds:
+        raise AudioTooLongError(_too_long(f"declares {declared_s:.0f} s", max_seconds))
+    started, count = time.monotonic(), 0
+    for block in blocks:
+        count += len(block)
+        if max_seconds is not None and count > max_seconds * rate:
+            raise AudioTooLongError(_too_long(f"goes on past {max_seconds:g} s", max_seconds))
+        if time_limit_s is not None and time.monotonic() - started > time_limit_s:
+            raise TimeLimitError(
+                f"transcribing took longer than the {time_limit_s:g} s allowed "
+                f"({count / rate:.0f} s of audio read); send shorter audio, or raise the limit "
+                "(time_limit_s, server: --max-request-s)"
+            )
+        yield block
+
+
+def _too_long(found: str, limit: float) -> str:
+    return (
+        f"the audio {found}, more than the {limit:g} s allowed; send a shorter file, cut it, "
+        "or raise the limit (max_duration_s, server: --max-audio-s)"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -287,6 +288,50 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
         help="requests that may wait for the model; more get 503 (%(default)s)",
     )
     serve.add_argument(
+        "--api-key",
+        action="append",
+        metavar="KEY",
+        help="require Authorization: Bearer KEY (repeat for several; also $WAV2TEXT_API_KEY, "
+        "comma-separated); /health and the page stay open",
+    )
+    serve.add_argument(
+        "--max-audio-s",
+        type=float,
+        default=ServerLimits.max_audio_s,
+        metavar="S",
+        help="refuse a request's audio past this many seconds, by its header or as it "
+        "decodes, with 413 (%(default)g)",
+    )
+    serve.add_argument(
+        "--max-request-s",
+        type=float,
+        default=ServerLimits.max_request_s,
+        metavar="S",
+        help="stop a transcription that takes longer, with 503 (%(default)g)",
+    )
+    serve.add_argument(
+        "--headers-timeout",
+        type=float,
+        default=ServerLimits.headers_timeout_s,
+        metavar="S",
+        help="close a connection whose request headers take longer (%(default)g s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=ServerLimits.body_timeout_s,
+        metavar="S",
+        help="408 for a body that stalls this long or, after it, averages under "
+        f"{ServerLimits.min_body_rate:g} bytes/s (%(default)g s)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=ServerLimits.max_connections,
+        metavar="N",
+        help="open connections at once; more are answered 503 (%(default)s)",
+    )
+    serve.add_argument(
         "--max-streams",
         type=int,
         default=ServerLimits.max_streams,
@@ -534,14 +579,31 @@ def _serve(args: argparse.Namespace) -> int:
             args.max_streams,
             args.stream_idle,
             args.stream_max,
+            max_audio_s=args.max_audio_s,
+            max_request_s=args.max_request_s,
+            headers_timeout_s=args.headers_timeout,
+            body_timeout_s=args.body_timeout,
+            max_connections=args.max_connections,
         )
         transcriber = _transcriber(_model_options(args))
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
+    keys = _api_keys(args.api_key)
+    if not keys and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"wav2text: warning: serving on {args.host} without an API key: anyone who can "
+            "reach it can use it; add --api-key KEY (or $WAV2TEXT_API_KEY)",
+            file=sys.stderr,
+        )
     options = TranscribeOptions(segmentation=args.segmentation)
-    serve(transcriber, options, args.host, args.port, limits)
+    serve(transcriber, options, args.host, args.port, limits, keys)
     return 0
+
+
+def _api_keys(given: list[str] | None) -> tuple[str, ...]:
+    from_env = os.environ.get("WAV2TEXT_API_KEY", "").split(",")
+    return tuple(k.strip() for k in [*(given or []), *from_env] if k.strip())
 
 
 def _transcriber(options: ModelOptions) -> Transcriber:

@@ -27,6 +27,14 @@ class AudioTooShortError(Wav2TextError):
     """The input is shorter than one frame of the model's receptive field."""
 
 
+class AudioTooLongError(Wav2TextError):
+    """The audio is longer than the caller allows (TranscribeOptions.max_duration_s)."""
+
+
+class TimeLimitError(Wav2TextError):
+    """The work took longer than the caller allows (TranscribeOptions.time_limit_s)."""
+
+
 class InvalidAudioError(Wav2TextError):
     """The samples themselves are unusable (NaN/Inf, wrong dtype or shape)."""
 

@@ -125,6 +125,9 @@ class TranscribeOptions:
     char_timestamps: also report each character's start, end and confidence.
     allow_truncated: transcribe what decodes of a file that is cut short, instead of
         raising TruncatedAudioError.
+    max_duration_s / time_limit_s: refuse audio longer than this (AudioTooLongError:
+        from a container's declared length at once, else as it decodes) / work that takes
+        longer than this (TimeLimitError); for servers and batch jobs that must stay bounded.
     language: run a multilingual adapter model (MMS) in this language: its ISO 639-3
         code ("fra") or the ISO 639-1 one ("fr"); None: the language it was loaded with.
         OptionsError for a model with one language or without this one.
@@ -142,6 +145,8 @@ class TranscribeOptions:
     batch_size: int = 1
     char_timestamps: bool = False
     allow_truncated: bool = False
+    max_duration_s: float | None = None  # longer audio: AudioTooLongError (None: any)
+    time_limit_s: float | None = None  # slower work: TimeLimitError (None: no limit)
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
     rate_confidence: float = RATE_CONFIDENCE
     check_rate: bool = False
@@ -176,6 +181,10 @@ class TranscribeOptions:
             raise OptionsError(f"stream_index must be >= 0, got {self.stream_index}")
         if self.channel is not None and self.channel < 0:
             raise OptionsError(f"channel must be >= 0, got {self.channel}")
+        for name in ("max_duration_s", "time_limit_s"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < float("inf"):
+                raise OptionsError(f"{name} must be a positive number of seconds, got {value}")
         if self.channels not in ("mix", "split"):
             raise OptionsError(f"channels must be 'mix' or 'split', got {self.channels!r}")
         if self.channels == "split" and self.channel is not None:
@@ -203,6 +212,13 @@ class ServerLimits:
     max_streams: int = 4  # live streams at once; one more is refused (it would fall behind)
     stream_idle_s: float = 30.0  # a live stream that sends nothing this long is closed
     stream_max_s: float = 4 * 3600.0  # the most audio one live stream may send
+    max_audio_s: float | None = 4 * 3600.0  # a request's audio, by header and as it decodes
+    max_request_s: float | None = 3600.0  # a request's transcription time
+    headers_timeout_s: float = 10.0  # a request's headers must all be in within this
+    body_timeout_s: float = 30.0  # no longer gap in a request body (and its grace period)
+    min_body_rate: float = 4096.0  # bytes per second a body must average after its grace
+    keep_alive_s: float = 5.0  # an idle kept-alive connection is closed after this
+    max_connections: int = 256  # open connections and tasks; more get 503 at once
 
     def __post_init__(self) -> None:
         if self.max_upload_mb is not None and not 0 < self.max_upload_mb < float("inf"):
@@ -211,7 +227,11 @@ class ServerLimits:
             raise OptionsError(f"max_waiting must be 0 or more, got {self.max_waiting}")
         if self.max_streams < 0:
             raise OptionsError(f"max_streams must be 0 or more, got {self.max_streams}")
-        for name in ("stream_idle_s", "stream_max_s"):
+        positive = ("stream_idle_s", "stream_max_s", "headers_timeout_s", "body_timeout_s",
+                    "keep_alive_s", "min_body_rate", "max_audio_s", "max_request_s")  # fmt: skip
+        for name in positive:
             value = getattr(self, name)
-            if not 0 < value < float("inf"):
-                raise OptionsError(f"{name} must be a positive number of seconds, got {value}")
+            if value is not None and not 0 < value < float("inf"):
+                raise OptionsError(f"{name} must be a positive finite number, got {value}")
+        if self.max_connections < 1:
+            raise OptionsError(f"max_connections must be 1 or more, got {self.max_connections}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from .align import align as align_words
 from .align import reference
-from .audio import SampleCounter, Source, audio_info, open_with, to_mono
+from .audio import SampleCounter, Source, audio_info, bounded, open_with, to_mono
 from .channels import distinct_channels, merged
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
@@ -178,7 +178,11 @@ class Transcriber:
         """Open one input, decide its rate, and cut what reaches the model into pieces."""
         job.rate = decide_rate(open_with(source, options), self.model, options)
         audio = job.rate.audio
-        job.counter = SampleCounter(to_mono(audio, options.channel))
+        mono = to_mono(audio, options.channel)
+        if audio.rate:
+            limits = (options.max_duration_s, options.time_limit_s, audio.declared_s)
+            mono = bounded(mono, audio.rate, *limits)
+        job.counter = SampleCounter(mono)
         # rate None: no samples, or none finite; their errors come as the blocks are read
         blocks = (
             resample_stream(job.counter, audio.rate, self.model.sampling_rate)

@@ -12,6 +12,7 @@ Needs the `server` extra: `pip install 'wav2text[server]'`.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import OptionsError, Wav2TextError, reason
+from .errors import AudioTooLongError, OptionsError, TimeLimitError, Wav2TextError, reason
+from .guards import ApiKeys, BodyPace, guarded_h11
 from .language import language_code
 from .options import RAW_FORMATS, RawFormat, ServerLimits, TranscribeOptions
 from .pipeline import Transcriber
@@ -42,13 +44,27 @@ def create_app(
     transcriber: Transcriber,
     options: TranscribeOptions | None = None,
     limits: ServerLimits = ServerLimits(),
+    api_keys: tuple[str, ...] = (),
 ) -> FastAPI:
-    """The HTTP app over one loaded model; `options` are the defaults for every request."""
-    defaults = options or TranscribeOptions()
+    """The HTTP app over one loaded model; `options` are the defaults for every request;
+    with `api_keys`, every path but /health and the page asks for one of them."""
+    defaults = replace(
+        options or TranscribeOptions(),
+        max_duration_s=limits.max_audio_s,
+        time_limit_s=limits.max_request_s,
+    )
     model_turn = _ModelTurn(limits.max_waiting)
     app = FastAPI(title="wav2text", description=__doc__)
     if limits.max_upload_mb is not None:
         app.add_middleware(_UploadLimit, limit_mb=limits.max_upload_mb)
+    app.add_middleware(BodyPace, body_timeout_s=limits.body_timeout_s,
+                       min_body_rate=limits.min_body_rate)  # fmt: skip
+    if api_keys:
+        app.add_middleware(ApiKeys, keys=api_keys, error=_error)
+
+    @app.exception_handler(Exception)
+    async def bug(_request: Request, error: Exception) -> JSONResponse:
+        return _error(reason(error), status=500, kind="server_error")  # and keep serving
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -86,17 +102,18 @@ def create_app(
         model: Annotated[str | None, Form()] = None,
         language: Annotated[str | None, Form()] = None,
         prompt: Annotated[str | None, Form()] = None,
-        temperature: Annotated[float | None, Form()] = None,
+        temperature: Annotated[str | None, Form()] = None,
         response_format: Annotated[str, Form()] = "json",
         granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
         sample_rate: Annotated[str | None, Form()] = None,
         raw: Annotated[str | None, Form()] = None,
-        channels: Annotated[int, Form()] = 1,
+        channels: Annotated[str, Form()] = "1",
         split_channels: Annotated[bool, Form()] = False,
+        stream: Annotated[bool, Form()] = False,
     ) -> Response:
         granularities = granularities or ["segment"]
         try:
-            request_options = _request_options(defaults, sample_rate, raw, channels)
+            request_options = _request_options(defaults, sample_rate, raw, _count(channels))
             if split_channels:
                 request_options = replace(request_options, channels="split")
             writer = _writer(response_format, granularities)
@@ -108,6 +125,8 @@ def create_app(
             ran_in = transcriber.model.language  # (the next request may switch it)
         if isinstance(outcome, Response):
             return outcome
+        if stream:
+            return _events(outcome)
         return _respond(replace(outcome, language=ran_in or language), writer)
 
     return app
@@ -196,6 +215,24 @@ def _request_options(
     return replace(defaults, sample_rate=rate, raw=raw_format)
 
 
+def _count(text: str) -> int:
+    """A channel count from a form: ASCII digits only, as the CLI takes it."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 2):
+        raise OptionsError(f"channels must be a whole number of 1..64, not {text[:20]!r}")
+    return int(text)
+
+
+def _events(transcript: Transcript) -> Response:
+    """stream=true: OpenAI's transcription events, a delta per segment, then done."""
+    lines = [
+        json.dumps({"type": "transcript.text.delta", "delta": (" " if i else "") + s.text})
+        for i, s in enumerate(transcript.segments)
+    ]
+    lines.append(json.dumps({"type": "transcript.text.done", "text": transcript.text}))
+    body = "".join(f"data: {line}\n\n" for line in lines)
+    return Response(body, media_type="text/event-stream")
+
+
 def _field(name: str, text: str) -> int | Literal["auto"]:
     try:
         return parse_rate(text)
@@ -224,6 +261,10 @@ def _transcribe(
 ) -> Transcript | Response:
     try:
         return transcriber.transcribe(upload, options)
+    except AudioTooLongError as error:
+        return _error(reason(error), status=413, param="file")
+    except TimeLimitError as error:
+        return _error(reason(error), status=503, kind="server_error")
     except Wav2TextError as error:
         return _error(reason(error), param="file")
     except Exception as error:  # a bug: say so, keep serving
@@ -252,9 +293,30 @@ def serve(
     host: str,
     port: int,
     limits: ServerLimits = ServerLimits(),
+    api_keys: tuple[str, ...] = (),
 ) -> None:
     """Serve until stopped (Ctrl-C)."""
     import uvicorn
 
-    app = create_app(transcriber, options, limits)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    app = create_app(transcriber, options, limits, api_keys)
+    uvicorn.Server(server_config(app, host, port, limits)).run()
+
+
+def _uvicorn_options(host: str, port: int, limits: ServerLimits) -> dict[str, Any]:
+    """uvicorn's own limits, from ServerLimits: the connection's side of the guards."""
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "http": guarded_h11(limits.headers_timeout_s),
+        "timeout_keep_alive": limits.keep_alive_s,
+        "limit_concurrency": limits.max_connections,
+        "h11_max_incomplete_event_size": 64 * 1024,  # a header block larger than this: 400
+    }
+
+
+def server_config(app: FastAPI, host: str, port: int, limits: ServerLimits) -> Any:
+    """A uvicorn.Config for `app` with every guard on (tests run servers from it)."""
+    import uvicorn
+
+    return uvicorn.Config(app, **_uvicorn_options(host, port, limits))

@@ -4,6 +4,13 @@
 
 const $ = (id) => document.getElementById(id);
 let result = null; // the verbose_json answer for the file shown
+let apiKey = sessionStorage.getItem("wav2text-api-key") || ""; // for a server started with --api-key
+
+function askForKey() {
+  const key = prompt("This server needs an API key (wav2text serve --api-key):");
+  if (key) sessionStorage.setItem("wav2text-api-key", (apiKey = key.trim()));
+  return Boolean(key);
+}
 
 fetch("/health").then((r) => r.json()).then((h) => { $("model").textContent = h.model; });
 
@@ -29,6 +36,7 @@ function transcribe(file) {
   form.append("timestamp_granularities[]", "segment");
   const request = new XMLHttpRequest();
   request.open("POST", "/v1/audio/transcriptions");
+  if (apiKey) request.setRequestHeader("Authorization", `Bearer ${apiKey}`);
   progress(0, "uploading");
   $("file-error").hidden = true;
   request.upload.onprogress = (e) => {
@@ -38,6 +46,7 @@ function transcribe(file) {
   request.onload = () => {
     $("progress").hidden = true;
     const body = JSON.parse(request.responseText || "{}");
+    if (request.status === 401 && askForKey()) return transcribe(file);
     if (request.status !== 200) return fail("file-error", body.error ? body.error.message : request.statusText);
     show(body, file.name, URL.createObjectURL(file));
   };
@@ -165,7 +174,8 @@ async function start() {
   const source = context.createMediaStreamSource(stream);
   const tap = new AudioWorkletNode(context, "pcm-tap");
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const url = `${scheme}://${location.host}/v1/audio/stream?format=f32le&sample_rate=${context.sampleRate}&channels=1`;
+  const key = apiKey ? `&api_key=${encodeURIComponent(apiKey)}` : "";
+  const url = `${scheme}://${location.host}/v1/audio/stream?format=f32le&sample_rate=${context.sampleRate}&channels=1${key}`;
   const socket = new WebSocket(url);
   socket.binaryType = "arraybuffer";
   live = { stream, context, socket, words: [], heard: [] };

@@ -1,0 +1,140 @@
+"""What keeps `wav2text serve` answering on a network: API keys, and clients that are slow
+on purpose (headers or bodies that trickle in) cut off in bounded time.
+
+- `ApiKeys`: `Authorization: Bearer KEY` checked in constant time on every path but
+  /health and the page's own files (a WebSocket may send `?api_key=KEY`: browsers cannot
+  set its headers); 401 in OpenAI's error shape otherwise.
+- `BodyPace`: a request body must keep coming: no gap longer than `body_timeout_s`, and
+  after the first `body_timeout_s`, at least `min_body_rate` bytes per second; else 408.
+- `guarded_h11`: uvicorn's HTTP protocol with a deadline for a request's headers, which
+  uvicorn itself lets a client send forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+OPEN_PATHS = ("/health", "/", "/static/")
+
+
+class ApiKeys:
+    def __init__(self, app: ASGIApp, keys: tuple[str, ...], error: Any) -> None:
+        self.app, self.keys, self.error = app, tuple(k.encode() for k in keys), error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._open(scope["path"]):
+            return await self.app(scope, receive, send)
+        if self._allowed(scope):
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return None
+        said = "no API key" if not _bearer(scope) else "an API key this server does not know"
+        message = (
+            f"this server needs an API key and the request sent {said}: send "
+            "Authorization: Bearer KEY (OpenAI's clients: api_key=KEY)"
+        )
+        return await self.error(message, 401, "invalid_request_error")(scope, receive, send)
+
+    def _open(self, path: str) -> bool:
+        return path in OPEN_PATHS[:2] or path.startswith(OPEN_PATHS[2])
+
+    def _allowed(self, scope: Scope) -> bool:
+        given = _bearer(scope) or _query_key(scope)
+        # every key compared, each in constant time: the answer's timing says nothing
+        return bool(given) and sum(hmac.compare_digest(given, k) for k in self.keys) > 0
+
+
+def _bearer(scope: Scope) -> bytes:
+    value = dict(scope["headers"]).get(b"authorization", b"")
+    scheme, _, key = value.partition(b" ")
+    return key.strip() if scheme.lower() == b"bearer" else b""
+
+
+def _query_key(scope: Scope) -> bytes:
+    if scope["type"] != "websocket":
+        return b""
+    for pair in scope.get("query_string", b"").split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name == b"api_key":
+            return value
+    return b""
+
+
+class BodyPace:
+    def __init__(self, app: ASGIApp, body_timeout_s: float, min_body_rate: float) -> None:
+        self.app, self.gap, self.rate = app, body_timeout_s, min_body_rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, received = time.monotonic(), 0
+
+        async def paced() -> Message:
+            nonlocal received
+            try:
+                message = await asyncio.wait_for(receive(), self.gap)
+            except asyncio.TimeoutError:
+                raise HTTPException(408, self._slow(f"nothing for {self.gap:g} s")) from None
+            received += len(message.get("body", b""))
+            elapsed = time.monotonic() - started
+            if elapsed > self.gap and received < self.rate * elapsed and message.get("more_body"):
+                raise HTTPException(408, self._slow(f"{received / elapsed:.0f} bytes/s"))
+            return message
+
+        await self.app(scope, paced, send)
+
+    def _slow(self, found: str) -> str:
+        return (
+            f"the request body came too slowly ({found}; this server needs at least "
+            f"{self.rate:g} bytes/s with no gap over {self.gap:g} s); retry on a faster link"
+        )
+
+
+def guarded_h11(headers_timeout_s: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request headers are not all in
+    within `headers_timeout_s` (counted from the connection, or from the last response)."""
+
+    class GuardedH11(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _cycle: Any = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.cycle is not None and self.cycle is not self._cycle:  # headers are in
+                self._cycle = self.cycle
+                self._disarm()
+
+        def handle_websocket_upgrade(self, event: Any) -> None:
+            self._disarm()  # a WebSocket keeps its own time (the stream's idle limit)
+            super().handle_websocket_upgrade(event)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(headers_timeout_s, self.transport.close)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+    return GuardedH11
