@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +77,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(app: object, config: object = None) -> Iterator[int]:
+    """A real uvicorn serving `app` on a free loopback port (or as `config` says), on a
+    thread, for as long as the block runs; yields the port."""
+    import uvicorn
+
+    if config is None:
+        config = uvicorn.Config(app, port=free_port(), log_level="warning")  # type: ignore[arg-type]
+    server = uvicorn.Server(config)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield server.config.port
+    finally:
+        server.should_exit = True
+        thread.join(10)

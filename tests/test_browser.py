@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import REQUIRE_TOOLS, free_port
+from conftest import REQUIRE_TOOLS, serving
 from test_streaming import speech
 from wav2text import BUNDLED_MODEL, Transcriber
 
@@ -44,20 +43,10 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    import uvicorn
-
     from wav2text.server import create_app
 
-    port = free_port()
-    config = uvicorn.Config(create_app(Transcriber(BUNDLED_MODEL)), port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    while not running.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    with serving(create_app(Transcriber(BUNDLED_MODEL))) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import ffmpeg, free_port, noisy_tone
+from conftest import ffmpeg, free_port, noisy_tone, serving
 from wav2text import BUNDLED_MODEL, Transcriber
 from wav2text.options import ServerLimits
 from wav2text.server import create_app, server_config
@@ -172,20 +171,11 @@ FAST = ServerLimits(headers_timeout_s=1.0, body_timeout_s=1.0, min_body_rate=10_
 
 @pytest.fixture(scope="module")
 def real_server(demo: Transcriber) -> Iterator[tuple[str, int]]:
-    import uvicorn
-
-    port = free_port()
     app = create_app(demo, limits=FAST, api_keys=(KEY,))
-    config = server_config(app, "127.0.0.1", port, FAST)
+    config = server_config(app, "127.0.0.1", free_port(), FAST)
     config.log_level = "error"
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, config) as port:
+        yield "127.0.0.1", port
 
 
 def _closed_within(connection: socket.socket, seconds: float) -> float | None:
@@ -250,22 +240,11 @@ def test_slow_clients_are_cut_off_and_normal_ones_served(
 
 def test_negative_control_plain_uvicorn_keeps_slow_headers_open(demo: Transcriber) -> None:
     """Without the guarded protocol, a header block that never ends stays open."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(demo), port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    with serving(create_app(demo)) as port:
         s = socket.create_connection(("127.0.0.1", port))
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         assert _closed_within(s, 3) is None
         s.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_binding_beyond_loopback_without_a_key_warns(tiny_dir: Path) -> None:

@@ -190,9 +190,7 @@ def test_the_documented_python_client_runs(demo: Transcriber, s16: bytes, tmp_pa
     import re
     import sys
 
-    import uvicorn
-
-    from conftest import free_port
+    from conftest import free_port, serving
 
     page = (Path(__file__).resolve().parents[1] / "docs" / "server.md").read_text()
     code = re.search(r"### Python client\n\n```python\n(.*?)```", page, re.S)
@@ -206,17 +204,12 @@ def test_the_documented_python_client_runs(demo: Transcriber, s16: bytes, tmp_pa
         f.setsampwidth(2)
         f.setframerate(RATE)
         f.writeframes(s16)
-    server = uvicorn.Server(uvicorn.Config(create_app(demo), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        run = subprocess.run([sys.executable, str(client), str(talk)], capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    import uvicorn
+
+    config = uvicorn.Config(create_app(demo), port=port, log_level="warning")
+    with serving(None, config):
+        command = [sys.executable, str(client), str(talk)]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=120)
     lines = run.stdout.splitlines()
     assert run.returncode == 0, run.stderr[-500:]
     assert lines[-1].startswith("done NEVER GO TO BED") and any(
