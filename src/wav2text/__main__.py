@@ -1,7 +1,5 @@
 """`python -m wav2text` is the wav2text command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -47,7 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("inputs", nargs="+", metavar="FILE", help="audio/video files; - for stdin")
+    run.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="FILE",
+        help="audio/video files, directories (searched below), @LIST files (one input a "
+        "line); - for stdin",
+    )
+    run.add_argument(
+        "--inputs",
+        dest="list",
+        action="append",
+        metavar="LIST",
+        help="a file listing inputs, one a line (as @LIST)",
+    )
+    run.add_argument(
+        "--glob",
+        metavar="PATTERN",
+        help="in directories, take the files matching this (e.g. '*.flac'; default: audio "
+        "and video by suffix)",
+    )
     _add_model_arguments(run)
     _add_output_arguments(run)
     run.add_argument(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -180,6 +181,10 @@ def _open_array(source: Any, rate: int | None, auto: bool) -> DecodedAudio:
 def _to_numpy(source: Any) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return source
+    if getattr(getattr(source, "device", None), "type", None) == "meta":
+        raise InvalidAudioError(
+            "a tensor on the 'meta' device holds no samples; pass one with its data"
+        )
     try:
         tensor = source.detach().cpu()
         if tensor.is_floating_point() and tensor.dtype.itemsize < 4:
@@ -207,6 +212,11 @@ def _as_frames_by_channels(array: np.ndarray) -> np.ndarray:
             f"{array.shape}; for a batch, call transcribe once per item"
         )
     rows, cols = array.shape
+    if min(rows, cols) == 0:
+        raise InvalidAudioError(
+            f"an array of shape {array.shape} holds no samples or no channels; pass "
+            "(n,) mono or (channels, n) / (n, channels) with both axes non-empty"
+        )
     if rows == cols or min(rows, cols) > MAX_ARRAY_CHANNELS:
         raise InvalidAudioError(
             f"cannot tell the channel axis of shape {array.shape}: the channel axis must be "
@@ -247,8 +257,15 @@ def _open_container(
     block_samples: int = BLOCK_SAMPLES,
 ) -> DecodedAudio:
     file, name = _as_file(source)
+    # a FIFO given by path is opened here, and closed here once read
+    owned = file if isinstance(source, (str, os.PathLike)) and not isinstance(file, str) else None
     if raw is not None and raw.sample_format == "auto":
         file, raw = _detect_format(file, raw)
+    check_length = raw is None and not allow_truncated  # raw PCM declares no length
+    tally = None
+    if check_length and not isinstance(file, str) and not _seekable(file):
+        file = tally = _Tally(file)  # a pipe: its length is known only once it ends
+    missing = _wav_missing_bytes(file) if check_length and tally is None else None
     container = _av_open(file, name, rate, raw)
     streams = container.streams.audio
     if stream_index >= len(streams):
@@ -268,10 +285,8 @@ def _open_container(
         container.close()
         raise AudioDecodeError(f"{name}: the audio stream declares no rate or channel count")
     declared = _expected_seconds(stream, container) if raw is None else None
-    check_length = raw is None and not allow_truncated  # raw PCM declares no length
     expected = declared if check_length else None
-    missing = _wav_missing_bytes(file) if check_length else None
-    blocks = _decode(container, stream, name, expected, missing, block_samples)
+    blocks = _decode(container, stream, name, expected, missing, block_samples, tally, owned)
     return DecodedAudio(
         rate=rate or header_rate,
         channels=channels,
@@ -285,23 +300,48 @@ def _open_container(
 
 def _as_file(source: Source) -> tuple[Any, str]:
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise AudioDecodeError(f"{path}: no such file")
-        if os.path.getsize(path) == 0:
-            raise EmptyAudioError(f"{path}: the file is empty (0 bytes)")
-        return path, path
+        return _path(os.fspath(source))
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise EmptyAudioError("the input bytes are empty (0 bytes)")
         return io.BytesIO(bytes(source)), "<bytes>"
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
-        return source, name if isinstance(name, str) else "<stream>"
+        name = name if isinstance(name, str) else "<stream>"
+        if isinstance(source, io.TextIOBase):
+            raise InvalidAudioError(
+                f"{name}: the file is open in text mode; open it in binary mode, "
+                "open(path, 'rb'), or pass its path"
+            )
+        if getattr(source, "closed", False):
+            raise InvalidAudioError(f"{name}: the file object is closed; pass an open one")
+        return source, name
     raise InvalidAudioError(
         f"cannot read audio from {type(source).__name__}; pass a path, bytes, a binary file "
         "object, or a numpy array / torch tensor with sample_rate"
     )
+
+
+def _path(path: str) -> tuple[Any, str]:
+    """A path as PyAV reads it: a regular file by name, a FIFO as the stream it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise AudioDecodeError(f"{path}: no such file") from None
+    except OSError as err:
+        raise AudioDecodeError(f"{path}: cannot be read ({err.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise AudioDecodeError(
+            f"{path}: is a directory; pass the files in it (the CLI takes a directory and "
+            "finds the audio in it)"
+        )
+    if stat.S_ISFIFO(mode):
+        return open(path, "rb"), path
+    if not stat.S_ISREG(mode):
+        raise AudioDecodeError(f"{path}: is a device, not a file; pass an audio file")
+    if os.path.getsize(path) == 0:
+        raise EmptyAudioError(f"{path}: the file is empty (0 bytes)")
+    return path, path
 
 
 def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat | None) -> Any:
@@ -331,6 +371,8 @@ def _decode(
     expected_s: float | None,
     missing_bytes: int | None,
     block_samples: int,
+    tally: _Tally | None = None,
+    owned: Any = None,
 ) -> Iterator[np.ndarray]:
     resampler = av.AudioResampler(format="flt", rate=stream.codec_context.sample_rate)
     pending: list[np.ndarray] = []
@@ -351,8 +393,12 @@ def _decode(
         ) from err
     finally:
         container.close()
+        if owned is not None:
+            owned.close()
     if pending:
         yield np.concatenate(pending)
+    if tally is not None:
+        missing_bytes = tally.missing()
     _check_complete(name, decoded / stream.codec_context.sample_rate, expected_s, missing_bytes)
 
 
@@ -363,9 +409,11 @@ def _frames(container: Any, stream: Any, resampler: Any) -> Iterator[Any]:
 
 
 def _expected_seconds(stream: Any, container: Any) -> float | None:
+    """The audio stream's declared length; the container's only when the audio is all it
+    holds (Matroska/WebM give no length per stream, and a video may outlast its sound)."""
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
-    if container.duration is not None:
+    if container.duration is not None and len(container.streams) == 1:
         return container.duration / av.time_base
     return None
 
@@ -395,7 +443,12 @@ def _wav_missing_bytes(file: str | BinaryIO) -> int | None:
     FFmpeg quietly clamps a cut-short WAV to what is there, so this is checked by hand.
     """
     head, size = _peek(file, 1 << 16)
-    if head is None or size is None or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+    return _missing(head, size) if head is not None and size is not None else None
+
+
+def _missing(head: bytes, size: int) -> int | None:
+    """For a WAV beginning with `head` and `size` bytes long: the bytes its data lacks."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return None
     pos = 12
     while pos + 8 <= len(head):
@@ -407,6 +460,37 @@ def _wav_missing_bytes(file: str | BinaryIO) -> int | None:
             return missing if missing > 0 else None
         pos += 8 + length + (length & 1)
     return None
+
+
+def _seekable(file: Any) -> bool:
+    try:
+        return bool(file.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class _Tally(io.RawIOBase):
+    """A stream passed through, its head kept and its bytes counted, so that a WAV read
+    from a pipe (stdin) is checked for truncation once it ends, as a file is at once."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.head = b""
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._file.read(len(buffer))
+        buffer[: len(data)] = data
+        if len(self.head) < 1 << 16:
+            self.head += data[: (1 << 16) - len(self.head)]
+        self.count += len(data)
+        return len(data)
+
+    def missing(self) -> int | None:
+        return _missing(self.head, self.count)
 
 
 def _detect_format(file: str | BinaryIO, raw: RawFormat) -> tuple[str | BinaryIO, RawFormat]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -13,7 +14,7 @@ from tqdm import tqdm
 from .errors import OptionsError, about, reason
 from .options import TranscribeOptions
 from .results import Transcript
-from .writers import WRITERS, output_paths, write_outputs
+from .writers import WRITERS, output_paths, stale_parts, write_outputs
 
 if TYPE_CHECKING:
     from .pipeline import Transcriber
@@ -27,17 +28,94 @@ class Failure:
     reason: str
 
 
-def output_stem(name: str) -> str:
+class Interrupted(Exception):
+    """Ctrl-C (or SIGTERM) during a batch: how far it got."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(
+            f"interrupted: {done} done, {total - done} left; run again with --skip-existing "
+            "to carry on"
+        )
+        self.done, self.total = done, total
+
+
+def check_output_dir(out_dir: Path) -> None:
+    """OptionsError unless outputs can be written in out_dir (made if missing)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OptionsError(f"-o {out_dir}: is a file, not a directory; name a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out_dir).close()
+    except OSError as err:
+        raise OptionsError(
+            f"-o {out_dir}: outputs cannot be written there ({err.strerror}); "
+            "pick a directory you can write to"
+        ) from err
+
+
+Stems = Mapping[str, str]  # input -> where its outputs go, below the output directory
+
+
+def output_stem(name: str, stems: Stems | None = None) -> str:
+    """NAME for NAME.<format>: the input's own stem, or (for files found in a directory)
+    its path below that directory, so the outputs mirror the input tree."""
+    if stems and name in stems:
+        return stems[name]
     return "stdin" if name == STDIN else Path(name).stem
 
 
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff",
+                  ".aif", ".webm", ".mp4", ".mkv", ".mov", ".avi", ".w64", ".wma", ".amr",
+                  ".caf", ".raw", ".pcm"}  # fmt: skip
+
+
+def expand_inputs(
+    names: Sequence[str], pattern: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Files, directories (searched below for audio and video by suffix, or `pattern`) and
+    list files (`@list.txt`: one input a line, # comments) as files, with the output stems
+    of the files found in directories (their paths below the directory given)."""
+    found: list[str] = []
+    stems: dict[str, str] = {}
+    for name in names:
+        if name.startswith("@") and name != "@":
+            listed = _listed(Path(name[1:]))
+            more, more_stems = expand_inputs(listed, pattern)
+            found += more
+            stems.update(more_stems)
+        elif name != STDIN and Path(name).is_dir():
+            root = Path(name)
+            for path in sorted(root.rglob(pattern or "*")):
+                if path.is_file() and (pattern or path.suffix.lower() in AUDIO_SUFFIXES):
+                    found.append(str(path))
+                    stems[str(path)] = str(path.relative_to(root).with_suffix(""))
+            if not any(f.startswith(str(root)) for f in found):
+                raise OptionsError(f"{name}: a directory with no audio or video file in it")
+        else:
+            found.append(name)
+    return found, stems
+
+
+def _listed(path: Path) -> list[str]:
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise OptionsError(f"@{path}: cannot read the list of inputs ({err})") from err
+    base = path.parent
+    return [
+        str(base / line.strip()) if not Path(line.strip()).is_absolute() else line.strip()
+        for line in lines
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
 def planned_outputs(
-    inputs: Sequence[str], out_dir: Path, formats: Sequence[str]
+    inputs: Sequence[str], out_dir: Path, formats: Sequence[str], stems: Stems | None = None
 ) -> dict[str, list[Path]]:
     """The files each input will write; OptionsError if two inputs would write the same."""
     owners: dict[str, str] = {}
     for name in inputs:
-        stem = output_stem(name)
+        stem = output_stem(name, stems)
         if stem in owners:
             first = owners[stem]
             clash = f"{name} is listed twice" if first == name else f"{first} and {name}"
@@ -58,14 +136,19 @@ def run_batch(
     stdout: TextIO | None = None,  # None: sys.stdout as it is at the call
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     skip_existing: bool = False,
+    stems: Stems | None = None,
 ) -> list[Failure]:
     """Transcribe each input; write to out_dir (atomically) or to stdout."""
     if out_dir is not None and skip_existing:
-        inputs = inputs_to_do(inputs, out_dir, formats, report)
-    sink = Sink(formats, out_dir, stdout or sys.stdout, len(inputs))
+        inputs = inputs_to_do(inputs, out_dir, formats, report, stems)
+    sink = Sink(formats, out_dir, stdout or sys.stdout, len(inputs), stems)
     outcomes = transcriber.transcribe_many((_open(name) for name in inputs), options)
-    for name, outcome in settled(inputs, outcomes):
-        sink.take(name, outcome)
+    try:
+        for name, outcome in settled(inputs, outcomes):
+            sink.take(name, outcome)
+    except KeyboardInterrupt:
+        sink.bar.close()
+        raise Interrupted(sink.done, sink.total) from None
     return sink.close(report)
 
 
@@ -83,13 +166,16 @@ def inputs_to_do(
     out_dir: Path,
     formats: Sequence[str],
     report: Callable[[str], None],
+    stems: Stems | None = None,
 ) -> list[str]:
     """Inputs without all their outputs in out_dir.
 
     Outputs appear only whole (renamed into place), so a rerun after a crash or Ctrl-C
     carries on where the last one stopped.
     """
-    outputs = planned_outputs(inputs, out_dir, formats)
+    outputs = planned_outputs(inputs, out_dir, formats, stems)
+    for stale in (part for paths in outputs.values() for p in paths for part in stale_parts(p)):
+        stale.unlink(missing_ok=True)  # an earlier run killed mid-write: never an output
     todo = [n for n in inputs if n == STDIN or not all(p.exists() for p in outputs[n])]
     if len(todo) < len(inputs):
         report(f"wav2text: skipping {len(inputs) - len(todo)} inputs already transcribed")
@@ -100,11 +186,17 @@ class Sink:
     """Where outcomes go, in whatever order they come: outputs, warnings, failures, progress."""
 
     def __init__(
-        self, formats: Sequence[str], out_dir: Path | None, stdout: TextIO, total: int
+        self,
+        formats: Sequence[str],
+        out_dir: Path | None,
+        stdout: TextIO,
+        total: int,
+        stems: Stems | None = None,
     ) -> None:
-        self.formats, self.out_dir, self.stdout = formats, out_dir, stdout
+        self.formats, self.out_dir, self.stdout, self.stems = formats, out_dir, stdout, stems
         self.total = total
         self.failures: list[Failure] = []
+        self.done = 0
         self.bar = tqdm(total=total, unit="file", disable=total < 2, file=sys.stderr)
 
     def take(self, name: str, outcome: Transcript | Failure) -> None:
@@ -115,7 +207,14 @@ class Sink:
             return
         for warning in outcome.warnings:
             self.bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)
-        emit(outcome, name, self.formats, self.out_dir, self.stdout)
+        try:
+            emit(outcome, name, self.formats, self.out_dir, self.stdout, self.stems)
+        except OSError as err:  # a full disk, a lost permission: this input's, said once
+            where = self.out_dir or "standard output"
+            said = f"its outputs could not be written to {where} ({err.strerror or err})"
+            self.take(name, Failure(name, said))
+            return
+        self.done += 1
 
     def close(self, report: Callable[[str], None]) -> list[Failure]:
         self.bar.close()
@@ -134,10 +233,11 @@ def emit(
     formats: Sequence[str],
     out_dir: Path | None,
     stdout: TextIO,
+    stems: Stems | None = None,
 ) -> None:
     """One input's transcript into out_dir as NAME.<format> (atomically), or to stdout."""
     if out_dir is not None:
-        write_outputs(transcript, out_dir, output_stem(name), formats)
+        write_outputs(transcript, out_dir, output_stem(name, stems), formats)
         return
     for fmt in formats:
         WRITERS[fmt].write(transcript, stdout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -13,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .arguments import SERVER_LIMITS, build_parser
-from .batch import emit, planned_outputs, run_batch
+from .batch import (
+    Interrupted,
+    check_output_dir,
+    emit,
+    expand_inputs,
+    planned_outputs,
+    run_batch,
+)
 from .errors import Wav2TextError, about
 from .options import (
     ModelOptions,
@@ -79,8 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.skip_existing and args.output_dir is None:
         parser.error("--skip-existing looks for earlier outputs: give their directory with -o DIR")
     try:
+        inputs, stems = expand_inputs(
+            [*args.inputs, *(f"@{f}" for f in args.list or [])], args.glob
+        )
+        if not inputs:
+            parser.error("give the inputs: files, directories, @LIST files, or - for stdin")
         if args.output_dir is not None:
-            planned_outputs(args.inputs, args.output_dir, formats)  # fail before loading
+            planned_outputs(inputs, args.output_dir, formats, stems)  # fail before loading
+            check_output_dir(args.output_dir)
         options = _options(
             args,
             segmentation=args.segmentation,
@@ -94,20 +108,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         model = _model_options(args)
         if args.ray is not None:
-            return _on_ray(args, model, options, formats)
+            return _on_ray(args, model, options, formats, (inputs, stems))
         transcriber = _transcriber(model)
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
-    failures = run_batch(
-        transcriber,
-        args.inputs,
-        options,
-        formats,
-        args.output_dir,
-        skip_existing=args.skip_existing,
-    )
+    try:
+        failures = run_batch(
+            transcriber,
+            inputs,
+            options,
+            formats,
+            args.output_dir,
+            skip_existing=args.skip_existing,
+            stems=stems,
+        )
+    except Interrupted as stopped:
+        print(f"wav2text: {stopped}", file=sys.stderr)
+        return INTERRUPTED
     return 1 if failures else 0
+
+
+INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl-C
+
+
+def run() -> None:
+    """The console entry point: main(), and on Ctrl-C an exit that skips the interpreter's
+    teardown (native extensions report leaks there: noise after the one line said)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM as Ctrl-C
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before or after a batch: loading, arguments
+        print("wav2text: interrupted", file=sys.stderr)
+        code = INTERRUPTED
+    if code == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _align(args: argparse.Namespace, formats: list[str]) -> int:
@@ -177,6 +215,7 @@ def _on_ray(
     model: ModelOptions,
     options: TranscribeOptions,
     formats: list[str],
+    expanded: tuple[list[str], dict[str, str]],
 ) -> int:
     try:
         from .cluster import RayOptions, run_on_ray
@@ -190,14 +229,16 @@ def _on_ray(
     choice = resolve_model(model.model, model.revision)  # the notice before the run
     if choice.notice:
         print(f"wav2text: note: {choice.notice}", file=sys.stderr)
+    inputs, stems = expanded
     failures = run_on_ray(
         replace(model, model=choice.name),
-        args.inputs,
+        inputs,
         options,
         formats,
         args.output_dir,
         RayOptions(args.ray or None, args.workers),
         skip_existing=args.skip_existing,
+        stems=stems,
     )
     return 1 if failures else 0
 
@@ -279,4 +320,4 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -25,7 +25,7 @@ from typing import Any
 
 import ray
 
-from .batch import Failure, Sink, inputs_to_do, planned_outputs, settled
+from .batch import Failure, Sink, Stems, inputs_to_do, planned_outputs, settled
 from .errors import OptionsError
 from .options import ModelOptions, TranscribeOptions
 from .pipeline import Transcriber
@@ -68,21 +68,22 @@ def run_on_ray(
     ray_options: RayOptions = RayOptions(),
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     skip_existing: bool = False,
+    stems: Stems | None = None,
 ) -> list[Failure]:
     """Transcribe the inputs on a Ray cluster into out_dir; the failures, as run_batch."""
     if "-" in inputs:
         raise OptionsError("standard input cannot be shared with Ray workers: pass files")
     if skip_existing:
-        inputs = inputs_to_do(inputs, out_dir, formats, report)
+        inputs = inputs_to_do(inputs, out_dir, formats, report, stems)
     else:
-        planned_outputs(inputs, out_dir, formats)  # two inputs, one output: stop now
+        planned_outputs(inputs, out_dir, formats, stems)  # two inputs, one output: stop now
     choice = resolve_model(model.model, model.revision)  # once, so every worker agrees
     if choice.notice:
         warnings.warn(choice.notice, BundledModelWarning, stacklevel=2)
     if not ray.is_initialized():
         _connect(ray_options.address)
     actors = start_workers(replace(model, model=choice.name), ray_options)
-    sink = Sink(formats, out_dir, sys.stdout, len(inputs))
+    sink = Sink(formats, out_dir, sys.stdout, len(inputs), stems)
     drive(actors, inputs, options, ray_options.files_per_task, sink)
     return sink.close(report)
 

@@ -270,6 +270,13 @@ def _device(device: str) -> torch.device:
             f"device {device!r} asked for, but CUDA is not available here; "
             "use --device cpu (or auto)"
         )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError(
+            f"device {device!r} asked for, but Apple's MPS is not available here; "
+            "use --device cpu (or auto)"
+        )
+    if resolved.type not in ("cpu", "cuda", "mps"):
+        raise ModelLoadError(f"device {device!r} is not one wav2text runs on: use cpu or cuda")
     return resolved
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -78,8 +79,14 @@ class ModelOptions:
     lm_beta: float | None = None  # score added per word; None: the LM's attrs.json
 
     def __post_init__(self) -> None:
-        if not isinstance(self.beam_size, int) or self.beam_size < 1:
-            raise OptionsError(f"beam_size must be a whole number >= 1, got {self.beam_size!r}")
+        if not isinstance(self.beam_size, int) or not 1 <= self.beam_size <= MAX_BEAM:
+            raise OptionsError(
+                f"beam_size must be a whole number from 1 to {MAX_BEAM}, got {self.beam_size!r}"
+            )
+        for name in ("lm_alpha", "lm_beta"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise OptionsError(f"{name} must be a finite number, got {value}")
         if self.lm is None and (self.lm_alpha is not None or self.lm_beta is not None):
             raise OptionsError(
                 "lm_alpha and lm_beta (--lm-alpha, --lm-beta) weigh a language model, "
@@ -171,6 +178,8 @@ class TranscribeOptions:
             raise OptionsError(
                 f"segmentation must be one of {', '.join(SEGMENTATIONS)}, got {self.segmentation!r}"
             )
+        for name in ("max_segment_s", "chunk_length_s", "stride_length_s"):
+            _seconds(name, getattr(self, name), MAX_WINDOW_S)
         if self.max_segment_s is not None and self.max_segment_s < MIN_SEGMENT_S:
             raise OptionsError(
                 f"max_segment_s must be at least {MIN_SEGMENT_S} s, got {self.max_segment_s}"
@@ -193,6 +202,20 @@ class TranscribeOptions:
             )
         if self.chunk_length_s is not None and self.stride_length_s is not None:
             check_window(self.chunk_length_s, self.stride_length_s)
+
+
+MAX_WINDOW_S = 600.0  # a window or segment longer than this would need hours of attention
+MAX_BEAM = 10_000
+
+
+def _seconds(name: str, value: float | None, most: float) -> None:
+    """None, or a number of seconds above 0 and at most `most`: NaN and inf refused."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= most:
+        raise OptionsError(
+            f"{name} must be a number of seconds above 0 and at most {most:g}, got {value!r}"
+        )
 
 
 def check_window(chunk_s: float, stride_s: float) -> None:

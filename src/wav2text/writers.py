@@ -190,17 +190,38 @@ RESPONSE_WRITERS: dict[str, Writer] = {
 }
 
 
+PART = ".part"  # the suffix of a temporary output, renamed into place when whole
+_PART_PREFIX_CHARS = 96  # of the output's name in its temporary's: any valid name fits
+
+
 def write_atomic(path: Path, transcript: Transcript, fmt: str) -> None:
-    """Write to a temporary file beside `path`, then rename: never a partial output."""
+    """Write to a temporary file beside `path`, then rename: never a partial output. The
+    output gets the mode a plain open() would give it (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    prefix = f".{path.name[:_PART_PREFIX_CHARS]}."
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=PART)
     try:
+        os.chmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
             WRITERS[fmt].write(transcript, file)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def stale_parts(path: Path) -> list[Path]:
+    """Temporary files an interrupted write of `path` left (a kill -9 before the rename)."""
+    prefix = f".{path.name[:_PART_PREFIX_CHARS]}."
+    if not path.parent.is_dir():
+        return []
+    return [p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(PART)]
 
 
 def output_paths(out_dir: Path, stem: str, formats: Iterable[str]) -> list[Path]:
