@@ -457,3 +457,16 @@ def test_bfloat16_on_cpu_is_autocast_over_float32_weights(tiny_dir: Path) -> Non
     assert low.shape == exact.shape
     assert np.abs(low - exact).max() > 1e-4  # bf16 products really ran (not float32)...
     assert (low.argmax(-1) == exact.argmax(-1)).mean() > 0.8  # ...and mostly agree
+
+
+def test_progress_is_reported_as_the_audio_is_read(tiny: Transcriber, tmp_path: Path) -> None:
+    """A callback for one long file: seconds read, and the total the container declares."""
+    from wav_files import write_s16_wav
+
+    wav = write_s16_wav(
+        tmp_path / "long.wav", [(noisy_tone(12.0, 16000) * 9000).astype("<i2")], 16000
+    )
+    said: list[tuple[float, float | None]] = []
+    tiny.transcribe(wav, TranscribeOptions(progress=lambda done, total: said.append((done, total))))
+    assert len(said) >= 3 and said[-1] == (12.0, 12.0)
+    assert [d for d, _ in said] == sorted(d for d, _ in said)

@@ -108,3 +108,25 @@ def test_crash_mid_write_leaves_old_file_and_no_partial(
         write_atomic(target, T, "txt")
     assert target.read_text() == "previous\n"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_subtitle_lines_of_a_width_and_cues_of_a_count() -> None:
+    """Cues split at word boundaries with the words' own times."""
+    from wav2text.writers import CueLayout, writer
+
+    said = ["THE", "QUICK", "BROWN", "FOX", "JUMPS", "OVER", "THE", "LAZY", "DOG", "AGAIN"]
+    words = tuple(Word(w, i * 0.5, i * 0.5 + 0.4, 0.9) for i, w in enumerate(said))
+    t = Transcript(
+        " ".join(w.text for w in words), words, segments_from_words(words), 5.0, INFO, "m"
+    )
+    out = io.StringIO()
+    writer("srt", CueLayout(max_width=16, max_lines=2)).write(t, out)
+    cues = out.getvalue().strip().split("\n\n")
+    assert cues[0] == "1\n00:00:00,000 --> 00:00:02,900\nTHE QUICK BROWN\nFOX JUMPS OVER"
+    assert cues[1] == "2\n00:00:03,000 --> 00:00:04,900\nTHE LAZY DOG\nAGAIN"
+    for cue in cues:
+        lines = cue.split("\n")[2:]
+        assert len(lines) <= 2 and all(len(line) <= 16 for line in lines)
+    plain = io.StringIO()
+    writer("srt").write(t, plain)  # the negative control: one long line
+    assert max(len(line) for line in plain.getvalue().splitlines()) > 16

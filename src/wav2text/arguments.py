@@ -205,6 +205,18 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
         f"({', '.join(ALL_FORMATS)}); default txt",
     )
     parser.add_argument("-o", "--output-dir", type=Path, help="write FILE.<format> here")
+    parser.add_argument(
+        "--max-line-width",
+        type=int,
+        metavar="N",
+        help="srt/vtt: at most N characters a line, cues split at words (e.g. 42)",
+    )
+    parser.add_argument(
+        "--max-line-count",
+        type=int,
+        metavar="N",
+        help="srt/vtt: at most N lines a cue (e.g. 2)",
+    )
 
 
 def _add_model_arguments(

@@ -10,7 +10,7 @@ import io
 import os
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
@@ -584,3 +584,17 @@ def _too_long(found: str, limit: float) -> str:
         f"the audio {found}, more than the {limit:g} s allowed; send a shorter file, cut it, "
         "or raise the limit (max_duration_s, server: --max-audio-s)"
     )
+
+
+def reported(
+    blocks: Iterable[np.ndarray],
+    rate: int,
+    total_s: float | None,
+    progress: Callable[[float, float | None], None],
+) -> Iterator[np.ndarray]:
+    """Pass blocks through, telling `progress` the seconds read so far."""
+    count = 0
+    for block in blocks:
+        count += len(block)
+        progress(count / rate, total_s)
+        yield block

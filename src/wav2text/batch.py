@@ -14,7 +14,7 @@ from tqdm import tqdm
 from .errors import OptionsError, about, reason
 from .options import TranscribeOptions
 from .results import Transcript
-from .writers import WRITERS, output_paths, stale_parts, write_outputs
+from .writers import CueLayout, output_paths, stale_parts, write_outputs, writer
 
 if TYPE_CHECKING:
     from .pipeline import Transcriber
@@ -137,11 +137,12 @@ def run_batch(
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     skip_existing: bool = False,
     stems: Stems | None = None,
+    layout: CueLayout | None = None,
 ) -> list[Failure]:
     """Transcribe each input; write to out_dir (atomically) or to stdout."""
     if out_dir is not None and skip_existing:
         inputs = inputs_to_do(inputs, out_dir, formats, report, stems)
-    sink = Sink(formats, out_dir, stdout or sys.stdout, len(inputs), stems)
+    sink = Sink(formats, out_dir, stdout or sys.stdout, len(inputs), stems, layout)
     outcomes = transcriber.transcribe_many((_open(name) for name in inputs), options)
     try:
         for name, outcome in settled(inputs, outcomes):
@@ -192,8 +193,10 @@ class Sink:
         stdout: TextIO,
         total: int,
         stems: Stems | None = None,
+        layout: CueLayout | None = None,
     ) -> None:
         self.formats, self.out_dir, self.stdout, self.stems = formats, out_dir, stdout, stems
+        self.layout = layout
         self.total = total
         self.failures: list[Failure] = []
         self.done = 0
@@ -208,7 +211,7 @@ class Sink:
         for warning in outcome.warnings:
             self.bar.write(f"wav2text: {name}: warning: {warning}", file=sys.stderr)
         try:
-            emit(outcome, name, self.formats, self.out_dir, self.stdout, self.stems)
+            emit(outcome, name, self.formats, self.out_dir, self.stdout, self.stems, self.layout)
         except OSError as err:  # a full disk, a lost permission: this input's, said once
             where = self.out_dir or "standard output"
             said = f"its outputs could not be written to {where} ({err.strerror or err})"
@@ -234,11 +237,12 @@ def emit(
     out_dir: Path | None,
     stdout: TextIO,
     stems: Stems | None = None,
+    layout: CueLayout | None = None,
 ) -> None:
     """One input's transcript into out_dir as NAME.<format> (atomically), or to stdout."""
     if out_dir is not None:
-        write_outputs(transcript, out_dir, output_stem(name, stems), formats)
+        write_outputs(transcript, out_dir, output_stem(name, stems), formats, layout)
         return
     for fmt in formats:
-        WRITERS[fmt].write(transcript, stdout)
+        writer(fmt, layout).write(transcript, stdout)
     stdout.flush()

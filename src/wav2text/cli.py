@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from .options import (
     TranscribeOptions,
 )
 from .resolve import BundledModelWarning, resolve_model
+from .writers import CueLayout
 
 if TYPE_CHECKING:
     from .pipeline import Transcriber
@@ -92,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if not inputs:
             parser.error("give the inputs: files, directories, @LIST files, or - for stdin")
+        layout = CueLayout(args.max_line_width, args.max_line_count)
         if args.output_dir is not None:
             planned_outputs(inputs, args.output_dir, formats, stems)  # fail before loading
             check_output_dir(args.output_dir)
@@ -105,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             char_timestamps=args.char_timestamps,
             check_rate=args.check_rate,
             channels="split" if args.split_channels else "mix",
+            progress=_seconds_bar() if len(inputs) == 1 and sys.stderr.isatty() else None,
         )
         model = _model_options(args)
         if args.ray is not None:
@@ -122,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output_dir,
             skip_existing=args.skip_existing,
             stems=stems,
+            layout=layout,
         )
     except Interrupted as stopped:
         print(f"wav2text: {stopped}", file=sys.stderr)
@@ -130,6 +134,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl-C
+
+
+def _seconds_bar() -> Callable[[float, float | None], None]:
+    """A progress bar over audio seconds, for one long file (several get a bar of files)."""
+    from tqdm import tqdm
+
+    bar = tqdm(
+        unit="s", file=sys.stderr, leave=False, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s"
+    )
+
+    def progress(done: float, total: float | None) -> None:
+        if total and bar.total != round(total):
+            bar.total = round(total)
+        bar.update(done - bar.n)
+
+    return progress
 
 
 def run() -> None:
@@ -158,6 +178,7 @@ def _align(args: argparse.Namespace, formats: list[str]) -> int:
         print(f"wav2text: error: cannot read the text {args.text}: {err}", file=sys.stderr)
         return 2
     try:
+        layout = CueLayout(args.max_line_width, args.max_line_count)
         transcriber = _transcriber(_model_options(args))
         source = sys.stdin.buffer if args.audio == "-" else args.audio
         transcript = transcriber.align(source, text, _options(args))
@@ -166,7 +187,7 @@ def _align(args: argparse.Namespace, formats: list[str]) -> int:
         return 1
     for warning in transcript.warnings:
         print(f"wav2text: warning: {warning}", file=sys.stderr)
-    emit(transcript, args.audio, formats, args.output_dir, sys.stdout)
+    emit(transcript, args.audio, formats, args.output_dir, sys.stdout, layout=layout)
     return 0
 
 
@@ -239,6 +260,7 @@ def _on_ray(
         RayOptions(args.ray or None, args.workers),
         skip_existing=args.skip_existing,
         stems=stems,
+        layout=CueLayout(args.max_line_width, args.max_line_count),
     )
     return 1 if failures else 0
 

@@ -31,6 +31,7 @@ from .options import ModelOptions, TranscribeOptions
 from .pipeline import Transcriber
 from .resolve import BundledModelWarning, resolve_model
 from .results import Transcript
+from .writers import CueLayout
 
 DIED = "a wav2text worker died each time it transcribed this (out of memory? see the Ray logs)"
 
@@ -69,6 +70,7 @@ def run_on_ray(
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     skip_existing: bool = False,
     stems: Stems | None = None,
+    layout: CueLayout | None = None,
 ) -> list[Failure]:
     """Transcribe the inputs on a Ray cluster into out_dir; the failures, as run_batch."""
     if "-" in inputs:
@@ -83,7 +85,7 @@ def run_on_ray(
     if not ray.is_initialized():
         _connect(ray_options.address)
     actors = start_workers(replace(model, model=choice.name), ray_options)
-    sink = Sink(formats, out_dir, sys.stdout, len(inputs), stems)
+    sink = Sink(formats, out_dir, sys.stdout, len(inputs), stems, layout)
     drive(actors, inputs, options, ray_options.files_per_task, sink)
     return sink.close(report)
 

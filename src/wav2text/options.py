@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -132,6 +133,8 @@ class TranscribeOptions:
     char_timestamps: also report each character's start, end and confidence.
     allow_truncated: transcribe what decodes of a file that is cut short, instead of
         raising TruncatedAudioError.
+    progress: a callable given (seconds read, total seconds or None) as the input is read,
+        for a progress bar on one long file.
     max_duration_s / time_limit_s: refuse audio longer than this (AudioTooLongError:
         from a container's declared length at once, else as it decodes) / work that takes
         longer than this (TimeLimitError); for servers and batch jobs that must stay bounded.
@@ -154,6 +157,8 @@ class TranscribeOptions:
     allow_truncated: bool = False
     max_duration_s: float | None = None  # longer audio: AudioTooLongError (None: any)
     time_limit_s: float | None = None  # slower work: TimeLimitError (None: no limit)
+    # called as audio is read: (seconds read, seconds in all if the container says)
+    progress: Callable[[float, float | None], None] | None = None
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
     rate_confidence: float = RATE_CONFIDENCE
     check_rate: bool = False

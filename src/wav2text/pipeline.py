@@ -16,7 +16,15 @@ import numpy as np
 
 from .align import align as align_words
 from .align import reference
-from .audio import SampleCounter, Source, audio_info, bounded, open_with, to_mono
+from .audio import (
+    SampleCounter,
+    Source,
+    audio_info,
+    bounded,
+    open_with,
+    reported,
+    to_mono,
+)
 from .channels import distinct_channels, merged
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
@@ -182,6 +190,8 @@ class Transcriber:
         if audio.rate:
             limits = (options.max_duration_s, options.time_limit_s, audio.declared_s)
             mono = bounded(mono, audio.rate, *limits)
+            if options.progress:
+                mono = reported(mono, audio.rate, audio.declared_s, options.progress)
         job.counter = SampleCounter(mono)
         # rate None: no samples, or none finite; their errors come as the blocks are read
         blocks = (

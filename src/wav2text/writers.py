@@ -13,11 +13,12 @@ import os
 import tempfile
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from .results import Segment, Transcript
+from .errors import OptionsError
+from .results import Segment, Transcript, Word
 
 
 def _timestamp(seconds: float, decimal: str) -> str:
@@ -64,25 +65,68 @@ class JsonWriter(Writer):
         file.write("\n")
 
 
+@dataclass(frozen=True)
+class CueLayout:
+    """How subtitle cues are laid out: at most `max_width` characters a line and
+    `max_lines` lines a cue (players and broadcasters expect about 42 x 2); None: one
+    line per segment, as long as it is. Cues split at word boundaries, with the words'
+    own times."""
+
+    max_width: int | None = None
+    max_lines: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_width", "max_lines"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or not 1 <= value <= 1000):
+                raise OptionsError(f"{name} must be a whole number from 1 to 1000, got {value!r}")
+
+    def cues(self, segment: Segment) -> list[tuple[float, float, list[str]]]:
+        """The segment as (start, end, lines) cues."""
+        if self.max_width is None and self.max_lines is None:
+            return [(segment.start, segment.end, [segment.text])]
+        cues: list[tuple[float, float, list[str]]] = []
+        lines: list[list[Word]] = []
+        for word in segment.words:
+            if lines and self._fits(lines[-1], word):
+                lines[-1].append(word)
+                continue
+            if lines and len(lines) == (self.max_lines or len(lines) + 1):
+                cues.append(_cue(lines))
+                lines = []
+            lines.append([word])
+        return [*cues, _cue(lines)] if lines else cues
+
+    def _fits(self, line: list[Word], word: Word) -> bool:
+        width = sum(len(w.text) + 1 for w in line) + len(word.text)
+        return self.max_width is None or width <= self.max_width
+
+
+def _cue(lines: list[list[Word]]) -> tuple[float, float, list[str]]:
+    return lines[0][0].start, lines[-1][-1].end, [" ".join(w.text for w in ln) for ln in lines]
+
+
+@dataclass(frozen=True)
 class _CueWriter(Writer):
-    """Subtitles: one cue per segment, after an optional header and cue number; split
-    channels' cues say whose they are."""
+    """Subtitles: cues from segments (laid out by `layout`), after an optional header and
+    cue number; split channels' cues say whose they are."""
 
     decimal: ClassVar[str] = "."
     header: ClassVar[str] = ""
     numbered: ClassVar[bool] = False
     speaker: ClassVar[str] = "[{channel}] {text}"
+    layout: CueLayout = CueLayout()
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
         file.write(self.header)
-        for index, segment in enumerate(transcript.segments, start=1):
+        cues = [(c, s.channel) for s in transcript.segments for c in self.layout.cues(s)]
+        for index, ((start, end, lines), channel) in enumerate(cues, start=1):
             number = f"{index}\n" if self.numbered else ""
-            start = _timestamp(segment.start, self.decimal)
-            end = _timestamp(segment.end, self.decimal)
-            text = segment.text
-            if segment.channel is not None:
-                text = self.speaker.format(channel=segment.channel, text=text)
-            file.write(f"{number}{start} --> {end}\n{text}\n\n")
+            text = "\n".join(lines)
+            if channel is not None:
+                text = self.speaker.format(channel=channel, text=text)
+            times = f"{_timestamp(start, self.decimal)} --> {_timestamp(end, self.decimal)}"
+            file.write(f"{number}{times}\n{text}\n\n")
 
 
 class SrtWriter(_CueWriter):
@@ -194,7 +238,17 @@ PART = ".part"  # the suffix of a temporary output, renamed into place when whol
 _PART_PREFIX_CHARS = 96  # of the output's name in its temporary's: any valid name fits
 
 
-def write_atomic(path: Path, transcript: Transcript, fmt: str) -> None:
+def writer(fmt: str, layout: CueLayout | None = None) -> Writer:
+    """The registry's writer of `fmt`; subtitles laid out by `layout`."""
+    chosen = WRITERS[fmt]
+    if layout is not None and isinstance(chosen, _CueWriter):
+        return replace(chosen, layout=layout)
+    return chosen
+
+
+def write_atomic(
+    path: Path, transcript: Transcript, fmt: str, layout: CueLayout | None = None
+) -> None:
     """Write to a temporary file beside `path`, then rename: never a partial output. The
     output gets the mode a plain open() would give it (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +257,7 @@ def write_atomic(path: Path, transcript: Transcript, fmt: str) -> None:
     try:
         os.chmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            WRITERS[fmt].write(transcript, file)
+            writer(fmt, layout).write(transcript, file)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -229,10 +283,14 @@ def output_paths(out_dir: Path, stem: str, formats: Iterable[str]) -> list[Path]
 
 
 def write_outputs(
-    transcript: Transcript, out_dir: Path, stem: str, formats: Iterable[str]
+    transcript: Transcript,
+    out_dir: Path,
+    stem: str,
+    formats: Iterable[str],
+    layout: CueLayout | None = None,
 ) -> list[Path]:
     formats = list(formats)
     paths = output_paths(out_dir, stem, formats)
     for path, fmt in zip(paths, formats, strict=True):
-        write_atomic(path, transcript, fmt)
+        write_atomic(path, transcript, fmt, layout)
     return paths
