@@ -233,3 +233,34 @@ def test_directories_and_lists_as_a_batch(tiny_dir: Path, wav: Path, tmp_path: P
 def test_an_empty_directory_is_refused(tiny_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert main(["transcribe", str(tmp_path / "empty"), "-m", str(tiny_dir)]) == 2
+
+
+def test_kill_9_at_several_moments_then_resume(tiny_dir: Path, wav: Path, tmp_path: Path) -> None:
+    """A batch killed outright (no cleanup runs) three times, resumed each time with
+    --skip-existing: every output at the end, each the same as a clean run's, and no
+    temporary file left."""
+    inputs = []
+    for i in range(24):
+        inputs.append(tmp_path / "in" / f"c{i:02d}.wav")
+        inputs[-1].parent.mkdir(exist_ok=True)
+        samples = (noisy_tone(1.0 + i / 10, 16000, seed=i) * 20000).astype(np.int16)
+        write_s16_wav(inputs[-1], [samples], 16000)
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    base = [sys.executable, "-m", "wav2text", "transcribe", str(tmp_path / "in"), "-m",
+            str(tiny_dir), "-f", "txt,json,srt", "--segmentation", "window"]  # fmt: skip
+    subprocess.run([*base, "-o", str(clean)], check=True, capture_output=True)
+    for written in (1, 8, 16):  # kill once this many outputs are there
+        process = subprocess.Popen([*base, "-o", str(out), "--skip-existing"],
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if out.exists() and len(list(out.glob("*.json"))) >= written:
+                break
+            time.sleep(0.01)
+        process.kill()
+        process.wait()
+    subprocess.run([*base, "-o", str(out), "--skip-existing"], check=True, capture_output=True)
+    final = {p.name: p.read_text() for p in out.iterdir()}
+    expected = {p.name: p.read_text() for p in clean.iterdir()}
+    assert final == expected  # 0 lost, 0 differing
+    assert len(final) == 3 * len(inputs) and not list(out.glob(".*"))  # 0 temporaries

@@ -279,6 +279,12 @@ def _open_container(
             "--sample-rate N, or --raw auto --sample-rate auto)"
         )
     stream = streams[stream_index]
+    if stream.codec_context is None:  # a codec FFmpeg knows no decoder for
+        container.close()
+        raise AudioDecodeError(
+            f"{name}: its audio is in a codec FFmpeg cannot decode; "
+            "convert it to a common format (wav, flac, mp3, opus) first"
+        )
     header_rate = stream.codec_context.sample_rate or stream.rate
     channels = stream.codec_context.channels
     if not header_rate or not channels:
@@ -308,7 +314,7 @@ def _as_file(source: Source) -> tuple[Any, str]:
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         name = name if isinstance(name, str) else "<stream>"
-        if isinstance(source, io.TextIOBase):
+        if isinstance(source, io.TextIOBase) or _reads_text(source):
             raise InvalidAudioError(
                 f"{name}: the file is open in text mode; open it in binary mode, "
                 "open(path, 'rb'), or pass its path"
@@ -320,6 +326,14 @@ def _as_file(source: Source) -> tuple[Any, str]:
         f"cannot read audio from {type(source).__name__}; pass a path, bytes, a binary file "
         "object, or a numpy array / torch tensor with sample_rate"
     )
+
+
+def _reads_text(source: Any) -> bool:
+    """Whether a file-like object's read() gives str (read(0) reads nothing)."""
+    try:
+        return isinstance(source.read(0), str)
+    except Exception:  # closed, or a read() that takes no size: PyAV's error will say
+        return False
 
 
 def _path(path: str) -> tuple[Any, str]:
