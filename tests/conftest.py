@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import socket
@@ -97,3 +98,16 @@ def serving(app: object, config: object = None) -> Iterator[int]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+class Pipe(io.RawIOBase):
+    """Bytes as a stream that cannot seek, as stdin."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        return self._data.readinto(buffer)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soxr
 
-from conftest import need_tool
+from conftest import Pipe, need_tool
 from wav2text import BUNDLED_MODEL, ModelOptions, OptionsError, TranscribeOptions, Transcriber
 from wav2text.cli import main
 from wav2text.writers import WRITERS
@@ -129,15 +129,8 @@ def test_split_refuses_what_it_cannot_do(demo: Transcriber, call: Path) -> None:
     with pytest.raises(OptionsError, match="use one of them"):
         TranscribeOptions(channels="split", channel=1)
 
-    class Pipe(io.RawIOBase):
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-            return 0
-
     with pytest.raises(OptionsError, match="cannot be read again"):
-        demo.transcribe(Pipe(), SPLIT)
+        demo.transcribe(Pipe(b""), SPLIT)
     with call.open("rb") as file:  # a seekable file object is read once per channel
         assert said_on(demo.transcribe(file, SPLIT), 1)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ffmpeg, noisy_tone
+from conftest import Pipe, ffmpeg, noisy_tone
 from wav2text import (
     AudioDecodeError,
     InvalidAudioError,
@@ -38,19 +38,6 @@ def wav(tmp_path: Path) -> Path:
 
 def decode(source: object, **options: object) -> np.ndarray:
     return np.concatenate(list(to_mono(open_audio(source, **options))))  # type: ignore[arg-type]
-
-
-class Pipe(io.RawIOBase):
-    """Not seekable, like stdin."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-        return self._data.readinto(buffer)
 
 
 @pytest.mark.parametrize("kind", ["bytes", "file object", "pipe"])

@@ -431,17 +431,7 @@ def test_negative_control_unresampled_audio_is_not_the_reference(
 
 def test_stdin_like_stream(tiny: Transcriber, reference: Path) -> None:
     proc = subprocess.run(["cat", str(reference)], capture_output=True, check=True)
-    import io
-
-    class Pipe(io.RawIOBase):  # a non-seekable stream, like stdin
-        def __init__(self, data: bytes) -> None:
-            self._data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-            return self._data.readinto(buffer)
+    from conftest import Pipe
 
     assert tiny.transcribe(Pipe(proc.stdout)).text == tiny.transcribe(reference).text
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 from training.real import REAL_DIR
 
-from conftest import need_tool
+from conftest import Pipe, need_tool
 from wav2text import InvalidAudioError, RawFormat, TranscribeOptions, Transcriber
 from wav2text.rawformat import HEAD_BYTES, detect_raw_format, smoothness
 
@@ -56,17 +55,7 @@ def test_negative_control_wrong_readings_are_not_smooth(speech_wav: Path) -> Non
 def test_transcribe_with_raw_auto_from_a_pipe(tiny: Transcriber, speech_wav: Path) -> None:
     data = raw_bytes(speech_wav, "s16be")
 
-    class Pipe(io.RawIOBase):  # not seekable, like stdin
-        def __init__(self) -> None:
-            self._data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-            return self._data.readinto(buffer)
-
-    auto = tiny.transcribe(Pipe(), TranscribeOptions(raw=RawFormat("auto"), sample_rate=16000))
+    auto = tiny.transcribe(Pipe(data), TranscribeOptions(raw=RawFormat("auto"), sample_rate=16000))
     known = tiny.transcribe(data, TranscribeOptions(raw=RawFormat("s16be"), sample_rate=16000))
     assert auto.audio.codec == "pcm_s16be" and auto.text == known.text
     assert auto.duration == known.duration

@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wav2text {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_transcribe_parser(commands)
+    _add_inspect_parser(commands)
+    _add_align_parser(commands)
+    _add_eval_parser(commands)
+    _add_serve_parser(commands)
+    return parser
+
+
+def _add_transcribe_parser(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "transcribe",
         help="transcribe files",
@@ -128,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         "order with each word's channel; identical channels transcribed once",
     )
     _add_input_arguments(run)
+
+
+def _add_inspect_parser(commands: argparse._SubParsersAction) -> None:
     look = commands.add_parser(
         "inspect",
         help="what a file holds and what transcribe would do with it",
@@ -146,10 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     look.add_argument("-m", "--model", help="model for --check-rate (default as transcribe)")
     _add_input_arguments(look)
-    _add_align_parser(commands)
-    _add_eval_parser(commands)
-    _add_serve_parser(commands)
-    return parser
 
 
 def _add_eval_parser(commands: argparse._SubParsersAction) -> None:

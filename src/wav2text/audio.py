@@ -9,22 +9,20 @@ from __future__ import annotations
 import io
 import os
 import stat
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 import av
 import numpy as np
 
+from .arrays import BLOCK_SAMPLES, array_blocks, frames_by_channels, is_array, to_numpy
 from .errors import (
     AudioDecodeError,
-    AudioTooLongError,
     EmptyAudioError,
     InvalidAudioError,
     NoAudioStreamError,
     OptionsError,
-    TimeLimitError,
     TruncatedAudioError,
     UnknownSampleRateError,
 )
@@ -33,8 +31,6 @@ from .rate import RateChoice, valid_rate
 from .rawformat import HEAD_BYTES, detect_raw_format
 from .results import AudioInfo, RateSource
 
-BLOCK_SAMPLES = 1 << 16  # samples per channel handed on at a time (~4 s at 16 kHz)
-MAX_ARRAY_CHANNELS = 32  # the array axis no longer than this is the channel axis
 TRUNCATION_TOLERANCE_S = 0.15  # MP3 priming + padding reach ~100 ms at 22 kHz
 TRUNCATION_TOLERANCE_SHARE = 0.01
 
@@ -44,7 +40,6 @@ _METADATA_OPTIONS: dict[str, Any] = (
     {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
 )
 
-_INT_SCALE = {np.dtype(np.int8): 2**7, np.dtype(np.int16): 2**15, np.dtype(np.int32): 2**31}
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | np.ndarray | Any
 
@@ -79,7 +74,7 @@ def open_audio(
     """
     auto = sample_rate == "auto"
     rate = None if sample_rate is None or sample_rate == "auto" else valid_rate(sample_rate)
-    if _is_array(source):
+    if is_array(source):
         if raw is not None:
             raise OptionsError("raw= describes bytes; an array already has its samples")
         return _open_array(source, rate, auto)
@@ -160,89 +155,15 @@ def downmix_note(channels: int, channel: int | None) -> str | None:
     return f"{channels}->1 (mean)" if channels > 1 else None
 
 
-# --- arrays and tensors -------------------------------------------------------------
-
-
-def _is_array(source: object) -> bool:
-    return isinstance(source, np.ndarray) or type(source).__module__.startswith("torch")
-
-
 def _open_array(source: Any, rate: int | None, auto: bool) -> DecodedAudio:
-    samples = _as_frames_by_channels(_to_numpy(source))
+    samples = frames_by_channels(to_numpy(source))
     if rate is None and not auto:
         raise UnknownSampleRateError(
             "an array carries no sampling rate: pass sample_rate=RATE with the rate it was "
             "recorded or loaded at (librosa.load returns it; soundfile.read too)"
         )
     given: RateSource | None = None if auto else "given"
-    return DecodedAudio(rate, samples.shape[1], given, None, None, _array_blocks(samples))
-
-
-def _to_numpy(source: Any) -> np.ndarray:
-    if isinstance(source, np.ndarray):
-        return source
-    if getattr(getattr(source, "device", None), "type", None) == "meta":
-        raise InvalidAudioError(
-            "a tensor on the 'meta' device holds no samples; pass one with its data"
-        )
-    try:
-        tensor = source.detach().cpu()
-        if tensor.is_floating_point() and tensor.dtype.itemsize < 4:
-            tensor = tensor.float()  # numpy has no bfloat16
-        return np.asarray(tensor.numpy())
-    except (AttributeError, TypeError) as err:
-        raise InvalidAudioError(f"cannot read samples from {type(source).__name__}: {err}") from err
-
-
-def _as_frames_by_channels(array: np.ndarray) -> np.ndarray:
-    """Shape (n,), (channels, n) or (n, channels) -> (n, channels).
-
-    The rule: a 2-D array's channel axis is its shorter axis, and it must hold at most
-    MAX_ARRAY_CHANNELS; a square array is ambiguous and rejected.
-    """
-    if array.dtype.kind not in "iuf":
-        raise InvalidAudioError(
-            f"samples must be integer PCM or floating point, got dtype {array.dtype}"
-        )
-    if array.ndim == 1:
-        return array[:, None]
-    if array.ndim != 2:
-        raise InvalidAudioError(
-            f"audio arrays must be 1-D (n,) or 2-D (channels, n) / (n, channels), got shape "
-            f"{array.shape}; for a batch, call transcribe once per item"
-        )
-    rows, cols = array.shape
-    if min(rows, cols) == 0:
-        raise InvalidAudioError(
-            f"an array of shape {array.shape} holds no samples or no channels; pass "
-            "(n,) mono or (channels, n) / (n, channels) with both axes non-empty"
-        )
-    if rows == cols or min(rows, cols) > MAX_ARRAY_CHANNELS:
-        raise InvalidAudioError(
-            f"cannot tell the channel axis of shape {array.shape}: the channel axis must be "
-            f"the shorter one and hold at most {MAX_ARRAY_CHANNELS} channels; reshape to "
-            "(channels, n) or pass a 1-D mono array"
-        )
-    return array.T if rows < cols else array
-
-
-def _array_blocks(samples: np.ndarray) -> Iterator[np.ndarray]:
-    for start in range(0, len(samples), BLOCK_SAMPLES):
-        yield _scale_to_float(samples[start : start + BLOCK_SAMPLES])
-
-
-def _scale_to_float(block: np.ndarray) -> np.ndarray:
-    if block.dtype.kind == "f":
-        return block.astype(np.float32, copy=False)
-    if block.dtype == np.uint8:
-        return (block.astype(np.float32) - 128.0) / 128.0
-    scale = _INT_SCALE.get(block.dtype)
-    if scale is None:
-        raise InvalidAudioError(
-            f"integer samples must be uint8, int8, int16 or int32, got {block.dtype}; "
-            "convert to float32 in [-1, 1] first"
-        )
-    return block.astype(np.float32) / np.float32(scale)
+    return DecodedAudio(rate, samples.shape[1], given, None, None, array_blocks(samples))
 
 
 # --- containers, byte streams, raw PCM (PyAV) ---------------------------------------
@@ -549,66 +470,3 @@ def _peek(file: str | BinaryIO, n: int) -> tuple[bytes | None, int | None]:
         return head, size - here
     except (OSError, AttributeError, ValueError):
         return None, None
-
-
-class SampleCounter:
-    """Passes mono blocks through, counting samples and the peak (known at the end)."""
-
-    def __init__(self, blocks: Iterable[np.ndarray]) -> None:
-        self._blocks = blocks
-        self.count = 0
-        self.peak = 0.0
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for block in self._blocks:
-            self.count += len(block)
-            if len(block):
-                self.peak = max(self.peak, float(np.abs(block).max()))
-            yield block
-
-
-def bounded(
-    blocks: Iterable[np.ndarray],
-    rate: int,
-    max_seconds: float | None,
-    time_limit_s: float | None,
-    declared_s: float | None = None,
-) -> Iterator[np.ndarray]:
-    """Pass blocks through, but stop with a clear error past `max_seconds` of audio (checked
-    against what a container declares first, then as samples decode, so neither a lying
-    header nor a compression bomb costs more) or past `time_limit_s` of wall time."""
-    if max_seconds is not None and declared_s is not None and declared_s > max_seconds:
-        raise AudioTooLongError(_too_long(f"declares {declared_s:.0f} s", max_seconds))
-    started, count = time.monotonic(), 0
-    for block in blocks:
-        count += len(block)
-        if max_seconds is not None and count > max_seconds * rate:
-            raise AudioTooLongError(_too_long(f"goes on past {max_seconds:g} s", max_seconds))
-        if time_limit_s is not None and time.monotonic() - started > time_limit_s:
-            raise TimeLimitError(
-                f"transcribing took longer than the {time_limit_s:g} s allowed "
-                f"({count / rate:.0f} s of audio read); send shorter audio, or raise the limit "
-                "(time_limit_s, server: --max-request-s)"
-            )
-        yield block
-
-
-def _too_long(found: str, limit: float) -> str:
-    return (
-        f"the audio {found}, more than the {limit:g} s allowed; send a shorter file, cut it, "
-        "or raise the limit (max_duration_s, server: --max-audio-s)"
-    )
-
-
-def reported(
-    blocks: Iterable[np.ndarray],
-    rate: int,
-    total_s: float | None,
-    progress: Callable[[float, float | None], None],
-) -> Iterator[np.ndarray]:
-    """Pass blocks through, telling `progress` the seconds read so far."""
-    count = 0
-    for block in blocks:
-        count += len(block)
-        progress(count / rate, total_s)
-        yield block

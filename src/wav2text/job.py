@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from .audio import SampleCounter
+from .blocks import SampleCounter
 from .options import TranscribeOptions
 from .rate import RateDecision
 from .segments import Piece

@@ -16,15 +16,8 @@ import numpy as np
 
 from .align import align as align_words
 from .align import reference
-from .audio import (
-    SampleCounter,
-    Source,
-    audio_info,
-    bounded,
-    open_with,
-    reported,
-    to_mono,
-)
+from .audio import Source, audio_info, open_with, to_mono
+from .blocks import SampleCounter, bounded, reported
 from .channels import distinct_channels, merged
 from .ctc import best_path, merge_tokens, words_from_spans
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
