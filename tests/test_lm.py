@@ -144,6 +144,17 @@ def test_an_lm_for_another_alphabet_is_refused(tmp_path: Path) -> None:
         BeamSearch(read_language_model(arpa), VOCABULARY)
 
 
+def test_an_lm_kenlm_cannot_load_is_a_clear_error(tmp_path: Path) -> None:
+    """A unigram-only ARPA: KenLM's own RuntimeError became a ModelLoadError naming the fix."""
+    arpa = tmp_path / "lm.arpa"
+    arpa.write_text(
+        "\\data\\\nngram 1=4\n\n\\1-grams:\n-1.0\t<s>\n-1.0\t</s>\n-0.5\tthe\n-0.6\tcat\n\n"
+        "\\end\\\n"
+    )
+    with pytest.raises(ModelLoadError, match=r"KenLM cannot load .* order 2 or more"):
+        BeamSearch(read_language_model(arpa), VOCABULARY)
+
+
 # --- through the Transcriber: a model directory that ships its LM ---------------------
 
 

@@ -81,7 +81,7 @@ class BodyPace:
             nonlocal received
             try:
                 message = await asyncio.wait_for(receive(), self.gap)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise HTTPException(408, self._slow(f"nothing for {self.gap:g} s")) from None
             received += len(message.get("body", b""))
             elapsed = time.monotonic() - started

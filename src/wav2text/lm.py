@@ -234,7 +234,15 @@ class BeamSearch:
         words = Dictionary([*spellings, "<unk>"])
         words.set_default_index(words.get_index("<unk>"))
         with _quiet_stderr():  # KenLM prints a progress bar while it reads
-            self.lm = KenLM(str(files.kenlm), words)
+            try:
+                self.lm = KenLM(str(files.kenlm), words)
+            except RuntimeError as err:  # KenLM's own: a file it cannot load as a model
+                said = str(err).strip().splitlines()[-1]
+                raise ModelLoadError(
+                    f"{files.kenlm}: KenLM cannot load this language model ({said}); build "
+                    "it again (an n-gram model of order 2 or more, e.g. with KenLM's lmplz "
+                    "-o 3), or decode without one: lm=None (--lm none)"
+                ) from err
         trie = fl.Trie(len(vocab.tokens), self.delimiter)
         start = self.lm.start(False)
         for word, spelling in spellings.items():

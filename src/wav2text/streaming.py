@@ -117,7 +117,7 @@ async def _receive(websocket: WebSocket, runner: LiveStreamRunner, limits: Serve
     while True:
         try:
             message = await asyncio.wait_for(websocket.receive(), limits.stream_idle_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return await _say(runner, f"no audio for {limits.stream_idle_s:g} s: stream closed")
         if message["type"] == "websocket.disconnect":
             return
