@@ -11,7 +11,7 @@ from training.real import REAL_DIR
 
 from conftest import Pipe, need_tool
 from wav2text import InvalidAudioError, RawFormat, TranscribeOptions, Transcriber
-from wav2text.rawformat import HEAD_BYTES, detect_raw_format, smoothness
+from wav2text.rawformat import HEAD_BYTES, detect_channels, detect_raw_format, smoothness
 
 FORMATS = ["u8", "s8", "s16le", "s16be", "s24le", "s24be", "s32le", "s32be",
            "f32le", "f32be", "f64le", "f64be", "mulaw", "alaw"]  # fmt: skip
@@ -59,3 +59,31 @@ def test_transcribe_with_raw_auto_from_a_pipe(tiny: Transcriber, speech_wav: Pat
     known = tiny.transcribe(data, TranscribeOptions(raw=RawFormat("s16be"), sample_rate=16000))
     assert auto.audio.codec == "pcm_s16be" and auto.text == known.text
     assert auto.duration == known.duration
+
+
+def interleaved(left: np.ndarray, right: np.ndarray) -> bytes:
+    n = min(len(left), len(right))
+    return np.stack([left[:n], right[:n]], 1).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize("clip", REAL)
+def test_mono_and_stereo_are_told_from_the_bytes(clip: str) -> None:
+    """Mono, two identical channels, and two different speakers, read as s16le."""
+    mono = np.frombuffer(raw_bytes(REAL_DIR / clip, "s16le"), "<i2")
+    other = np.frombuffer(raw_bytes(REAL_DIR / REAL[(REAL.index(clip) + 1) % 3], "s16le"), "<i2")
+    assert detect_channels(mono.tobytes()[:HEAD_BYTES], "s16le") == 1
+    assert detect_channels(interleaved(mono, mono)[:HEAD_BYTES], "s16le") == 2
+    assert detect_channels(interleaved(mono, other)[:HEAD_BYTES], "s16le") == 2
+
+
+def test_raw_auto_never_reads_stereo_as_mono(tiny: Transcriber, speech_wav: Path) -> None:
+    mono = np.frombuffer(raw_bytes(speech_wav, "s16le"), "<i2")
+    stereo = interleaved(mono, mono[::-1])
+    auto = TranscribeOptions(raw=RawFormat("auto"), sample_rate=16000)
+    assert tiny.transcribe(stereo, auto).audio.channels == 2
+    assert tiny.transcribe(mono.tobytes(), auto).audio.channels == 1
+    # the negative control: told it is one channel, the same bytes read as 32-bit mono (the
+    # reading that looks smoothest for one channel): the wrong samples, which detection avoids
+    forced = TranscribeOptions(raw=RawFormat("auto", channels=1), sample_rate=16000)
+    assert tiny.transcribe(stereo, forced).audio.codec == "pcm_s32le"
+    assert tiny.transcribe(stereo, auto).audio.codec == "pcm_s16le"

@@ -349,7 +349,12 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="P",
         help=f"how sure --sample-rate auto must be to answer (default {RATE_CONFIDENCE})",
     )
-    parser.add_argument("--channels", type=int, default=1, help="channel count of raw input")
+    parser.add_argument(
+        "--channels",
+        type=int,
+        metavar="C",
+        help="channel count of raw input (default: 1; with --raw auto, told from the bytes)",
+    )
     parser.add_argument("--channel", type=int, help="keep only this channel (default: average)")
     parser.add_argument("--stream", type=int, default=0, help="audio stream index")
     parser.add_argument(

@@ -28,7 +28,7 @@ from .errors import (
 )
 from .options import RawFormat, TranscribeOptions
 from .rate import RateChoice, valid_rate
-from .rawformat import HEAD_BYTES, detect_raw_format
+from .rawformat import HEAD_BYTES, detect_layout
 from .results import AudioInfo, RateSource
 
 TRUNCATION_TOLERANCE_S = 0.15  # MP3 priming + padding reach ~100 ms at 22 kHz
@@ -286,7 +286,8 @@ def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat |
         if raw is None:
             return av.open(file, mode="r", **_METADATA_OPTIONS)
         # FFmpeg's raw demuxer needs some rate even when it is unknown; samples don't change
-        options = {"sample_rate": str(rate or 16000), "ch_layout": _layout_name(raw.channels)}
+        layout = _layout_name(raw.channels or 1)
+        options = {"sample_rate": str(rate or 16000), "ch_layout": layout}
         return av.open(file, mode="r", format=raw.sample_format, options=options)
     except av.error.FFmpegError as err:
         raise AudioDecodeError(
@@ -434,7 +435,7 @@ def _detect_format(file: str | BinaryIO, raw: RawFormat) -> tuple[str | BinaryIO
     if head is None:  # a pipe: what is read is gone, so it is handed back in front
         head = file.read(HEAD_BYTES)  # type: ignore[union-attr]
         file = io.BufferedReader(_Prepended(head, file))  # type: ignore[arg-type]
-    return file, RawFormat(detect_raw_format(head), raw.channels)
+    return file, RawFormat(*detect_layout(head, raw.channels))
 
 
 class _Prepended(io.RawIOBase):

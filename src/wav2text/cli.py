@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "eval":
         return _eval(args)
-    if args.raw is None and args.channels != 1:
+    if args.raw is None and args.channels is not None:
         parser.error("--channels describes raw input: use it with --raw")
     if args.command == "inspect":
         return _inspect(args)

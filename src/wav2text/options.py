@@ -49,7 +49,7 @@ class RawFormat:
     """How to read headerless PCM: FFmpeg sample format name (or "auto") and channel count."""
 
     sample_format: str = "s16le"
-    channels: int = 1
+    channels: int | None = None  # None: told from the bytes with "auto", else 1
 
     def __post_init__(self) -> None:
         if self.sample_format not in (*RAW_FORMATS, "auto"):
@@ -57,7 +57,9 @@ class RawFormat:
                 f"unknown raw sample format {self.sample_format!r}; "
                 f"use one of: {', '.join(RAW_FORMATS)}, or auto to detect it"
             )
-        if not isinstance(self.channels, int) or not 1 <= self.channels <= 64:
+        if self.channels is not None and (
+            not isinstance(self.channels, int) or not 1 <= self.channels <= 64
+        ):
             raise OptionsError(f"raw channel count must be 1..64, got {self.channels!r}")
 
 

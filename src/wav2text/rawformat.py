@@ -110,3 +110,55 @@ _DECODERS = {
     "mulaw": _mulaw,
     "alaw": _alaw,
 }
+
+
+PAIR_LIKENESS = 0.8  # pairs this much more alike within than across: stereo (mono: 0.99-1.03)
+CHANNEL_LAG_MARGIN = 0.1  # every other sample likelier than the next by this: stereo
+
+
+def detect_channels(head: bytes, fmt: str) -> int:
+    """1 or 2: whether the samples are one channel, or two interleaved. Two channels
+    alike (one voice, two microphones) make pairs of neighbours far more alike than the
+    next pair's first sample; two unlike channels make every other sample likelier than
+    the next. Mono shows neither. InvalidAudioError when the reading cannot tell."""
+    with np.errstate(all="ignore"):
+        samples = _DECODERS[fmt](head)
+    samples = samples[: len(samples) // 2 * 2]
+    if len(samples) < 256 or not np.isfinite(samples).all():
+        raise InvalidAudioError(
+            "too little audio to tell mono from stereo: give the channel count "
+            "(RawFormat(..., channels=N), CLI: --channels N)"
+        )
+    within = float(np.abs(samples[0::2] - samples[1::2]).mean())
+    across = float(np.abs(samples[1:-1:2] - samples[2::2]).mean())
+    if across > 0 and within < PAIR_LIKENESS * across:
+        return 2
+    if _lag(samples, 2) > _lag(samples, 1) + CHANNEL_LAG_MARGIN:
+        return 2
+    return 1
+
+
+def _lag(samples: np.ndarray, k: int) -> float:
+    centred = samples - samples.mean()
+    power = float((centred**2).sum())
+    return float((centred[k:] * centred[:-k]).sum()) / power if power else 0.0
+
+
+_PAIRED = {"s32le": "<i2", "s32be": ">i2"}  # a 32-bit word can be two 16-bit channels' samples
+PAIRED_SMOOTHNESS = 0.5  # both halves this smooth: two 16-bit channels, not one 32-bit
+
+
+def detect_layout(head: bytes, channels: int | None) -> tuple[str, int]:
+    """The sample format and, when not given, the channel count. Interleaved 16-bit
+    stereo also reads as smooth 32-bit mono (the high half is one channel): it is stereo
+    when both halves of each word are smooth on their own, as a 32-bit sample's low half
+    (fine detail, or zeros) never is."""
+    fmt = detect_raw_format(head)
+    half = _PAIRED.get(fmt)
+    if channels is None and half is not None:
+        samples = np.frombuffer(head[: len(head) // 4 * 4], half)
+        pairs = [samples[k::2].tobytes() for k in (0, 1)]
+        narrow = "s16le" if half == "<i2" else "s16be"
+        if all(smoothness(p, narrow) > PAIRED_SMOOTHNESS for p in pairs):
+            return narrow, 2
+    return fmt, channels or detect_channels(head, fmt)

@@ -107,13 +107,14 @@ def create_app(
         granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
         sample_rate: Annotated[str | None, Form()] = None,
         raw: Annotated[str | None, Form()] = None,
-        channels: Annotated[str, Form()] = "1",
+        channels: Annotated[str | None, Form()] = None,
         split_channels: Annotated[bool, Form()] = False,
         stream: Annotated[bool, Form()] = False,
     ) -> Response:
         granularities = granularities or ["segment"]
         try:
-            request_options = _request_options(defaults, sample_rate, raw, _count(channels))
+            count = None if channels is None else _count(channels)
+            request_options = _request_options(defaults, sample_rate, raw, count)
             if split_channels:
                 request_options = replace(request_options, channels="split")
             writer = _writer(response_format, granularities)
@@ -204,12 +205,12 @@ def _language(transcriber: Transcriber, language: str | None) -> str | None:
 
 
 def _request_options(
-    defaults: TranscribeOptions, sample_rate: str | None, raw: str | None, channels: int
+    defaults: TranscribeOptions, sample_rate: str | None, raw: str | None, channels: int | None
 ) -> TranscribeOptions:
     rate = defaults.sample_rate if sample_rate is None else _field("sample_rate", sample_rate)
     if raw is not None and raw not in (*RAW_FORMATS, "auto"):
         raise OptionsError(f"raw must be one of {', '.join(RAW_FORMATS)} or auto, not {raw!r}")
-    if raw is None and channels != 1:
+    if raw is None and channels is not None:
         raise OptionsError("channels describes raw input: send it with raw")
     raw_format = RawFormat(raw, channels) if raw else None
     return replace(defaults, sample_rate=rate, raw=raw_format)
