@@ -76,7 +76,7 @@ def test_mono_and_stereo_are_told_from_the_bytes(clip: str) -> None:
     assert detect_channels(interleaved(mono, other)[:HEAD_BYTES], "s16le") == 2
 
 
-def test_raw_auto_never_reads_stereo_as_mono(tiny: Transcriber, speech_wav: Path) -> None:
+def test_raw_auto_reads_16_bit_stereo_as_stereo(tiny: Transcriber, speech_wav: Path) -> None:
     mono = np.frombuffer(raw_bytes(speech_wav, "s16le"), "<i2")
     stereo = interleaved(mono, mono[::-1])
     auto = TranscribeOptions(raw=RawFormat("auto"), sample_rate=16000)
