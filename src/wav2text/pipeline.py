@@ -323,14 +323,12 @@ class Transcriber:
     def _aligning(self) -> _Mode:
         """Each piece's log-probabilities kept, for the aligner to read whole."""
         vocab, hop = self.model.vocab, self.model.hop
-        size = len(vocab.tokens)
+        width = self.model.output_size  # the head's outputs: the vocabulary, or more
 
         def frames() -> LogProbStitcher:
-            return LogProbStitcher(hop, vocab.blank, size)
+            return LogProbStitcher(hop, vocab.blank, width)
 
-        return _Mode(
-            frames, lambda log_probs: log_probs, LogProbStitcher(hop, vocab.blank, size).silence
-        )
+        return _Mode(frames, lambda log_probs: log_probs, frames().silence)
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
         """The window geometry this model runs with under these options."""
