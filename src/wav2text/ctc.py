@@ -49,6 +49,22 @@ def merge_tokens(ids: np.ndarray, probs: np.ndarray, blank: int) -> list[TokenSp
     ]
 
 
+def words_of(
+    ids: np.ndarray,
+    probs: np.ndarray,
+    vocab: Vocabulary,
+    frame_s: float,
+    with_chars: bool = False,
+    first_frame: int = 0,
+) -> tuple[Word, ...]:
+    """A frame path's words, timed as if `ids[0]` were frame `first_frame` of the input."""
+    spans = [
+        TokenSpan(s.token, s.start + first_frame, s.end + first_frame, s.score)
+        for s in merge_tokens(ids, probs, vocab.blank)
+    ]
+    return words_from_spans(spans, vocab, frame_s, with_chars)
+
+
 def words_from_spans(
     spans: Sequence[TokenSpan], vocab: Vocabulary, frame_s: float, with_chars: bool = False
 ) -> tuple[Word, ...]:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .audio import audio_info, open_audio, to_mono
-from .ctc import TokenSpan, best_path, merge_tokens, words_from_spans
+from .ctc import best_path, words_of
 from .errors import OptionsError
 from .options import RawFormat, TranscribeOptions
 from .prefetch import prefetch
@@ -145,12 +145,7 @@ class _Finals:
 
     def _pending(self) -> tuple[Word, ...]:
         ids, probs = self.stitcher.arrays()
-        first = self.stitcher.taken
-        spans = [
-            TokenSpan(s.token, s.start + first, s.end + first, s.score)
-            for s in merge_tokens(ids, probs, self.vocab.blank)
-        ]
-        return words_from_spans(spans, self.vocab, self.frame_s)
+        return words_of(ids, probs, self.vocab, self.frame_s, first_frame=self.stitcher.taken)
 
     def _hand_out(self, words: Iterable[Word], upto_frame: int) -> None:
         words = list(words)
@@ -210,11 +205,7 @@ class _Partials:
             return
         ids, probs = self.decode(self.model.log_probs(audio))
         first = start // self.model.hop
-        spans = [
-            TokenSpan(s.token, s.start + first, s.end + first, s.score)
-            for s in merge_tokens(ids, probs, self.model.vocab.blank)
-        ]
-        words = words_from_spans(spans, self.model.vocab, self.model.frame_seconds)
+        words = words_of(ids, probs, self.model.vocab, self.model.frame_seconds, first_frame=first)
         text = " ".join(w.text for w in words)
         if text and text != self.shown:
             self.shown = text

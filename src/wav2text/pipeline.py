@@ -19,7 +19,7 @@ from .align import reference
 from .audio import Source, audio_info, open_with, to_mono
 from .blocks import SampleCounter, bounded, reported
 from .channels import distinct_channels, merged
-from .ctc import best_path, merge_tokens, words_from_spans
+from .ctc import best_path, words_of
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .job import END, Frames, Item, Job
 from .lm import load_beam_search
@@ -252,10 +252,8 @@ class Transcriber:
     def _finish(self, job: Job, options: TranscribeOptions) -> Transcript:
         assert isinstance(job.stitcher, Stitcher)
         ids, probs = job.stitcher.arrays()
-        spans = merge_tokens(ids, probs, self.model.vocab.blank)
-        words = words_from_spans(
-            spans, self.model.vocab, self.model.frame_seconds, options.char_timestamps
-        )
+        model = self.model
+        words = words_of(ids, probs, model.vocab, model.frame_seconds, options.char_timestamps)
         return self._transcript(job, words, options, [_no_speech(job, options)], self.decoder)
 
     def _transcript(
