@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from tqdm import tqdm
 
 from .errors import OptionsError, about, reason
-from .options import TranscribeOptions
+from .options import AUDIO_SUFFIXES, TranscribeOptions
 from .results import Transcript
 from .writers import CueLayout, output_paths, stale_parts, write_outputs, writer
 
@@ -64,11 +64,6 @@ def output_stem(name: str, stems: Stems | None = None) -> str:
     return "stdin" if name == STDIN else Path(name).stem
 
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff",
-                  ".aif", ".webm", ".mp4", ".mkv", ".mov", ".avi", ".w64", ".wma", ".amr",
-                  ".caf", ".raw", ".pcm"}  # fmt: skip
-
-
 def expand_inputs(
     names: Sequence[str], pattern: str | None = None
 ) -> tuple[list[str], dict[str, str]]:
@@ -84,12 +79,12 @@ def expand_inputs(
             found += more
             stems.update(more_stems)
         elif name != STDIN and Path(name).is_dir():
-            root = Path(name)
+            root, before = Path(name), len(found)
             for path in sorted(root.rglob(pattern or "*")):
                 if path.is_file() and (pattern or path.suffix.lower() in AUDIO_SUFFIXES):
                     found.append(str(path))
                     stems[str(path)] = str(path.relative_to(root).with_suffix(""))
-            if not any(f.startswith(str(root)) for f in found):
+            if len(found) == before:
                 raise OptionsError(f"{name}: a directory with no audio or video file in it")
         else:
             found.append(name)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import OptionsError, reason
-from .options import RawFormat, TranscribeOptions
+from .options import AUDIO_SUFFIXES, RawFormat, TranscribeOptions
 from .rate import parse_rate
 
 if TYPE_CHECKING:
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 AUDIO_KEYS = ("audio", "path", "file")
 TEXT_KEYS = ("text", "transcript", "reference", "sentence")
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff", ".aif",
-                  ".webm", ".mp4", ".mkv", ".w64", ".raw", ".pcm"}  # fmt: skip
 TOP_CONFUSIONS = 10
 
 

@@ -19,6 +19,12 @@ ChannelMode = Literal["mix", "split"]
 DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
 
+# What a directory's audio and video files end with, where wav2text looks for them
+# (batches over a folder, eval's NAME.<audio> + NAME.txt folders).
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff",
+                  ".aif", ".webm", ".mp4", ".mkv", ".mov", ".avi", ".w64", ".wma", ".amr",
+                  ".caf", ".raw", ".pcm"}  # fmt: skip
+
 # Raw (headerless) PCM sample formats, named as FFmpeg names its raw demuxers.
 RAW_FORMATS = (
     "u8",
