@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-OPEN_PATHS = ("/health", "/", "/static/")
+OPEN_PATHS = ("/health", "/")  # and everything below OPEN_PREFIX: the page's own files
+OPEN_PREFIX = "/static/"
 
 
 class ApiKeys:
@@ -44,7 +45,7 @@ class ApiKeys:
         return await self.error(message, 401, "invalid_request_error")(scope, receive, send)
 
     def _open(self, path: str) -> bool:
-        return path in OPEN_PATHS[:2] or path.startswith(OPEN_PATHS[2])
+        return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
     def _allowed(self, scope: Scope) -> bool:
         given = _bearer(scope) or _query_key(scope)
