@@ -195,7 +195,7 @@ def _eval(args: argparse.Namespace) -> int:
     try:
         import jiwer  # noqa: F401
 
-        from .evaluate import Normalisation, evaluate, markdown, read_manifest
+        from .evaluate import FileScore, Normalisation, evaluate, markdown, read_manifest
     except ImportError as err:
         print(f"wav2text: error: eval needs jiwer ({err.name} is missing): "
               "pip install 'wav2text[eval]'", file=sys.stderr)  # fmt: skip
@@ -212,11 +212,10 @@ def _eval(args: argparse.Namespace) -> int:
             transcriber = _transcriber(_model_options(one))
             with tqdm(total=len(items), unit="file", file=sys.stderr, leave=False) as bar:
 
-                def step(score: object) -> None:
+                def step(score: FileScore) -> None:
                     bar.update()
-                    if getattr(score, "error", None):
-                        said = about(score.audio, score.error)  # type: ignore[attr-defined]
-                        bar.write(f"wav2text: {said}", file=sys.stderr)
+                    if score.error:
+                        bar.write(f"wav2text: {about(score.audio, score.error)}", file=sys.stderr)
 
                 results.append(evaluate(transcriber, items, options, normalise, step))
     except Wav2TextError as err:
