@@ -13,6 +13,7 @@ from .options import (
     DEFAULT_STRIDE_LENGTH_S,
     DTYPES,
     RAW_FORMATS,
+    RUNTIMES,
     SEGMENTATIONS,
     ServerLimits,
 )
@@ -252,6 +253,13 @@ def _add_model_arguments(
     )
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for the model (default: all)"
+    )
+    parser.add_argument(
+        "--runtime",
+        default="torch",
+        choices=RUNTIMES,
+        help="run the model in eager PyTorch (default), or exported once (cached) to ONNX "
+        "Runtime or OpenVINO on CPU",
     )
     if not with_lm:
         return

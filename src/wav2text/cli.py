@@ -46,6 +46,7 @@ def _model_options(args: argparse.Namespace) -> ModelOptions:
         args.quantize,
         args.threads,
         args.language,
+        runtime=args.runtime,
         lm=given.get("lm"),
         beam_size=given.get("beam_size", 100),
         lm_alpha=given.get("lm_alpha"),

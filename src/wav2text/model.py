@@ -17,6 +17,7 @@ from .errors import ModelLoadError, OptionsError
 from .language import language_code
 from .options import DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S, ModelOptions
 from .resolve import BundledModelWarning, resolve_model
+from .runtime import Forward, TorchForward, exported_forward
 
 _MAX_RECEPTIVE_FIELD = 1 << 14  # samples searched for the shortest input giving one frame
 
@@ -35,8 +36,11 @@ class CTCModel:
         autocast: torch.dtype | None = None,
         revision: str | None = None,
         location: str | None = None,
+        forward: Forward | None = None,
     ) -> None:
         self.model = model
+        self.forward = forward or TorchForward(model, autocast)
+        self.runtime = type(self.forward).__name__.removesuffix("Forward").lower()
         self.location = location or name  # what from_pretrained loaded (a directory or hub id)
         self.autocast = autocast  # run in this precision, weights kept float32 (CPU)
         self.feature_extractor = feature_extractor
@@ -76,9 +80,19 @@ class CTCModel:
         code = language_code(requested, self.languages, self.name)
         if code == self.language:
             return
-        if not isinstance(self.model.lm_head, torch.nn.Linear):  # int8: quantised at load
+        fixed = (
+            "an int8-quantised model"
+            if not isinstance(
+                self.model.lm_head,
+                torch.nn.Linear,  # int8: quantised at load
+            )
+            else None
+        )
+        if self.runtime != "torch":
+            fixed = f"a model exported to {self.runtime}"
+        if fixed:
             raise OptionsError(
-                f"an int8-quantised model keeps the language it was loaded with ({self.language}); "
+                f"{fixed} keeps the language it was loaded with ({self.language}); "
                 f"load it with language={code!r} (--language {code}) instead"
             )
         _load_language(self.model, self.tokenizer, code, self.name, self.revision)
@@ -129,15 +143,11 @@ class CTCModel:
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)
             for key, value in features.items()
         }
-        with self.lock, torch.inference_mode(), self._precision():
-            logits = self.model(**inputs).logits
+        with self.lock:
+            logits = self.forward(inputs)
         lengths = self._output_lengths(features.get("attention_mask"), logits.shape[:2])
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
         return [row[:n] for row, n in zip(log_probs, lengths, strict=True)]
-
-    def _precision(self) -> torch.autocast:
-        dtype = self.autocast or torch.bfloat16
-        return torch.autocast(self.device.type, dtype=dtype, enabled=self.autocast is not None)
 
     def _output_lengths(self, mask: torch.Tensor | None, shape: torch.Size) -> list[int]:
         batch, frames = shape
@@ -191,6 +201,29 @@ def load_model(options: ModelOptions) -> CTCModel:
         except OptionsError as err:
             raise ModelLoadError(str(err)) from None
         _load_language(model, tokenizer, code, choice.name, options.revision)
+    if options.runtime != "torch":
+        model = model.to(device).eval()
+        forward: Forward = exported_forward(
+            model, feature_extractor, options, (location, getattr(tokenizer, "target_lang", None))
+        )
+        autocast = None
+    else:
+        model, autocast = _for_torch(model, device, options)
+        forward = TorchForward(model, autocast)
+    return CTCModel(
+        model,
+        feature_extractor,
+        tokenizer,
+        choice.name,
+        autocast,
+        options.revision,
+        location,
+        forward,
+    )
+
+
+def _for_torch(model: Any, device: torch.device, options: ModelOptions) -> tuple[Any, Any]:
+    """The model at the precision asked for, and the autocast dtype it runs under (or None)."""
     dtype = _TORCH_DTYPES[options.dtype]
     # On CPU, autocast runs matrix products in bf16/fp16 but keeps norms and softmax in
     # float32: measured faster (18.6x vs 17.3x real time, base size, 1 thread) and closer
@@ -199,9 +232,7 @@ def load_model(options: ModelOptions) -> CTCModel:
     model = model.to(device=device, dtype=torch.float32 if autocast else dtype).eval()
     if options.quantize == "int8":
         model = _quantize_int8(model, device)
-    return CTCModel(
-        model, feature_extractor, tokenizer, choice.name, autocast, options.revision, location
-    )
+    return model, autocast
 
 
 def _quantize_int8(model: Any, device: torch.device) -> Any:

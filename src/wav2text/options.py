@@ -17,6 +17,13 @@ Segmentation = Literal["vad", "window"]
 ChannelMode = Literal["mix", "split"]
 
 DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
+Runtime = Literal["torch", "onnxruntime", "openvino"]
+RUNTIMES: tuple[Runtime, ...] = ("torch", "onnxruntime", "openvino")
+# What each exported runtime runs on CPU: (dtypes, int8 quantisation offered)
+RUNTIME_PRECISIONS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "onnxruntime": (("float32",), True),  # no bf16/fp16 CPU kernels; int8: dynamic
+    "openvino": (("float32", "bfloat16", "float16"), False),  # precision hints (AMX, FP16)
+}
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
 
 # What a directory's audio and video files end with, where wav2text looks for them
@@ -86,6 +93,9 @@ class ModelOptions:
     beam_size: int = 100  # hypotheses kept (pyctcdecode's default beam width)
     lm_alpha: float | None = None  # LM weight (natural-log scale); None: the LM's attrs.json
     lm_beta: float | None = None  # score added per word; None: the LM's attrs.json
+    # Where the forward pass runs: eager PyTorch, or the model exported once (cached) to
+    # ONNX Runtime or OpenVINO on CPU (wav2text.runtime)
+    runtime: Runtime = "torch"
 
     def __post_init__(self) -> None:
         if not isinstance(self.beam_size, int) or not 1 <= self.beam_size <= MAX_BEAM:
@@ -109,6 +119,31 @@ class ModelOptions:
             raise OptionsError(f"threads must be a whole number >= 1, got {self.threads!r}")
         if self.quantize and self.dtype != "float32":
             raise OptionsError("quantize='int8' quantises a float32 model: leave dtype float32")
+        self._check_runtime()
+
+    def _check_runtime(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise OptionsError(
+                f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}"
+            )
+        if self.runtime == "torch":
+            return
+        if self.device not in ("auto", "cpu"):
+            raise OptionsError(
+                f"runtime {self.runtime!r} runs on the CPU; on {self.device} use runtime "
+                "'torch' (--runtime torch)"
+            )
+        dtypes, int8 = RUNTIME_PRECISIONS[self.runtime]
+        if self.dtype not in dtypes:
+            raise OptionsError(
+                f"runtime {self.runtime!r} runs {' or '.join(dtypes)}, not {self.dtype}"
+                + ("; for speed use quantize='int8' (--quantize int8)" if int8 else "")
+            )
+        if self.quantize and not int8:
+            raise OptionsError(
+                f"runtime {self.runtime!r} has no int8 mode in wav2text: use dtype='bfloat16' "
+                "(--dtype bfloat16), or runtime 'onnxruntime' with quantize='int8'"
+            )
 
 
 @dataclass(frozen=True)
