@@ -63,6 +63,46 @@ def effective_bandwidth(spectrum: np.ndarray, rate: int) -> float:
     return best_edge if best_drop >= EDGE_DROP_DB else rate / 2
 
 
+FLOOR_MARGIN_DB = 10.0  # a bin within this of the spectrum's floor is at the floor
+TOP_FRACTION = 0.47  # a floor reached above this share of the rate is the file's own Nyquist
+_SMOOTH_BINS = 9
+
+
+def stopband_edge(spectrum: np.ndarray, rate: int) -> float | None:
+    """Where a long-term spectrum falls to its floor and stays there, in Hz; None if it
+    never does below TOP_FRACTION of the rate, or falls there gradually.
+
+    A resampler's filter ends its transition band, and reaches its stopband, near the
+    source's Nyquist frequency whatever its passband (soxr's HQ passband ends at 0.91 of
+    it, FFmpeg's and libsamplerate's later): the floor, not the passband end, marks the
+    source rate (benchmarks/stopband.py measures where it lands for each resampler)."""
+    level = 10 * np.log10(
+        np.convolve(spectrum, np.ones(_SMOOTH_BINS) / _SMOOTH_BINS, "same") + 1e-20
+    )
+    freqs = np.linspace(0, rate / 2, len(spectrum))
+    floor = float(np.percentile(level, 2))
+    loud = np.flatnonzero(level > floor + FLOOR_MARGIN_DB)
+    if not len(loud):
+        return None
+    edge = float(freqs[min(loud[-1] + 1, len(freqs) - 1)])
+    if edge > TOP_FRACTION * rate:
+        return None
+    passband = level[(freqs > 0.8 * edge) & (freqs < 0.9 * edge)]
+    if not len(passband) or float(np.median(passband)) - floor < EDGE_DROP_DB:
+        return None
+    return edge
+
+
+# edge / a standard rate's Nyquist that counts as that rate's stopband (benchmarks/stopband.py)
+EDGE_BAND = (0.95, 1.02)
+
+
+def edge_rates(edge: float) -> tuple[int, ...]:
+    """The standard rates a stopband edge at `edge` Hz points to (none, one, rarely two)."""
+    low, high = EDGE_BAND
+    return tuple(r for r in STANDARD_RATES if low <= edge / (r / 2) <= high)
+
+
 def nearest_standard_rate(bandwidth: float) -> int:
     """The standard rate whose Nyquist frequency is nearest a measured cut."""
     return min(STANDARD_RATES, key=lambda rate: abs(np.log(rate / 2 / bandwidth)))
