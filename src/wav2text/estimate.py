@@ -4,8 +4,9 @@ Read at the wrong rate, speech is sped up or slowed down and every formant moves
 model trained on real speech recognises it with far less confidence. Each candidate
 rate is tried on the same excerpt (resampled to the model's rate as if it were true);
 the model's confidence on its speech frames scores it. A second cue settles candidates
-the model cannot tell apart: audio resampled from a standard rate shows a brick-wall cut
-in its spectrum, and under the true rate that cut sits at a standard Nyquist frequency.
+the model cannot tell apart: audio resampled from a standard rate reaches its spectrum's
+floor at the source's Nyquist frequency (a resampler's stopband), and under the true rate
+that edge sits at a standard Nyquist frequency (spectrum.stopband_edge, edge_rates).
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ import numpy as np
 import soxr
 
 from .errors import UnknownSampleRateError
-from .spectrum import STANDARD_RATES, effective_bandwidth, long_term_spectrum
+from .spectrum import edge_rates, long_term_spectrum, stopband_edge
 
 EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
 # Rates this close (22050/24000, 44100/48000: 8.8 %) move pitch and tempo by less than
 # speakers differ, and give the model nearly the same speech: one answer, not rivals.
 NEAR = 1.1
 _TEMPERATURE = 0.05  # score differences this large are worth a factor e in odds
-_EDGE_BONUS = 0.1  # score added where a spectral cut lands on a standard Nyquist
-_EDGE_TOLERANCE = 0.03  # |log(cut / nyquist)| counted as a match
+_EDGE_BONUS = 0.1  # score added where a stopband edge lands on a standard Nyquist
 _NOMINAL = 48000  # any rate: the cut is measured as a fraction of it
 
 if TYPE_CHECKING:
@@ -155,17 +155,11 @@ def _model_score(model: CTCModel, excerpt: np.ndarray, rate: int) -> float:
 
 
 def _cut_fraction(samples: np.ndarray) -> float | None:
-    """A brick-wall cut in the spectrum, as a fraction of the sampling rate; None if none."""
+    """A stopband edge in the spectrum, as a fraction of the sampling rate; None if none."""
     spectrum = long_term_spectrum(samples)
-    if spectrum is None:
-        return None
-    cut = effective_bandwidth(spectrum, _NOMINAL)
-    return cut / _NOMINAL if cut < _NOMINAL / 2 else None
+    edge = None if spectrum is None else stopband_edge(spectrum, _NOMINAL)
+    return None if edge is None else edge / _NOMINAL
 
 
 def _edge_bonus(cut: float | None, rate: int) -> float:
-    if cut is None:
-        return 0.0
-    hertz = cut * rate
-    near = min(abs(np.log(hertz / (standard / 2))) for standard in STANDARD_RATES)
-    return _EDGE_BONUS if near < _EDGE_TOLERANCE else 0.0
+    return _EDGE_BONUS if cut is not None and edge_rates(cut * rate) else 0.0
