@@ -13,6 +13,7 @@ Needs ffmpeg for the codecs and sox, scipy and samplerate (libsamplerate) for th
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,8 @@ import numpy as np
 import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+import resamplers  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
 from wav2text.spectrum import (  # noqa: E402
     STANDARD_RATES,
@@ -43,55 +45,26 @@ def _soxr(quality: str) -> Resampler:
     return lambda x, s, t: soxr.resample(x, s, t, quality=quality)
 
 
-def _swr(x: np.ndarray, s: int, t: int) -> np.ndarray:
-    frame = av.AudioFrame.from_ndarray(x[None, :].astype(np.float32), format="flt", layout="mono")
-    frame.sample_rate = s
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=t)
-    out = [f.to_ndarray()[0] for f in [*resampler.resample(frame), *resampler.resample(None)]]
-    return np.concatenate(out)
-
-
-def _sox(x: np.ndarray, s: int, t: int) -> np.ndarray:
-    raw = ["-t", "f32", "-c", "1"]
-    done = subprocess.run(
-        ["sox", *raw, "-r", str(s), "-", *raw, "-r", str(t), "-", "rate", "-h"],
-        input=x.astype("<f4").tobytes(),
-        capture_output=True,
-        check=True,
-    )
-    return np.frombuffer(done.stdout, "<f4")
-
-
 def _libsamplerate(converter: str) -> Resampler:
-    import samplerate
-
-    return lambda x, s, t: samplerate.resample(x, t / s, converter)
+    return lambda x, s, t: resamplers.libsamplerate(x, s, t, converter)
 
 
-def _poly(x: np.ndarray, s: int, t: int) -> np.ndarray:
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(s, t)
-    return resample_poly(x, t // g, s // g)
-
-
-def resamplers() -> dict[str, Resampler]:
+def all_resamplers() -> dict[str, Resampler]:
     found: dict[str, Resampler] = {f"soxr {q}": _soxr(q) for q in ("VHQ", "HQ", "MQ", "LQ")}
-    found["FFmpeg swr (PyAV)"] = _swr
+    found["FFmpeg swr (PyAV)"] = resamplers.swr
     if shutil.which("sox"):
-        found["sox rate -h"] = _sox
-    try:
-        found |= {f"libsamplerate {c}": _libsamplerate(c) for c in ("sinc_best", "sinc_fastest")}
-    except ImportError:
-        print("(samplerate not installed: no libsamplerate rows)")
-    try:
-        import scipy.signal  # noqa: F401
-
-        found["scipy resample_poly"] = _poly
-    except ImportError:
-        print("(scipy not installed: no resample_poly row)")
+        found["sox rate -h"] = resamplers.sox
+    for package, rows in (
+        (
+            "samplerate",
+            {f"libsamplerate {c}": _libsamplerate(c) for c in ("sinc_best", "sinc_fastest")},
+        ),
+        ("scipy", {"scipy resample_poly": resamplers.resample_poly}),
+    ):
+        if importlib.util.find_spec(package):
+            found |= rows
+        else:
+            print(f"({package} not installed: no {', '.join(rows)} rows)")
     return found
 
 
@@ -164,7 +137,7 @@ def main() -> None:
                     pairs[kind].append((x, s, t))
     for kind, kind_pairs in pairs.items():
         print(f"\n{kind}: {len(kind_pairs)} (source, target) pairs, source rates {SOURCES}")
-        for name, resample in resamplers().items():
+        for name, resample in all_resamplers().items():
             measure(name, kind_pairs, resample)
     print("\ncodecs at the source rate, then soxr HQ up (speech)")
     with tempfile.TemporaryDirectory() as work:

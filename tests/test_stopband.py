@@ -3,14 +3,13 @@ gradual roll-off, full-band audio and slow filters name no rate (never a wrong o
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 
-import av
 import numpy as np
 import pytest
 import soxr
 
+import resamplers
 from conftest import need_tool
 from wav2text.spectrum import edge_rates, long_term_spectrum, stopband_edge
 
@@ -20,28 +19,12 @@ Resample = Callable[[np.ndarray, int, int], np.ndarray]
 
 def _sox(x: np.ndarray, s: int, t: int) -> np.ndarray:
     need_tool("sox")
-    raw = ["-t", "f32", "-c", "1"]
-    done = subprocess.run(
-        ["sox", *raw, "-r", str(s), "-", *raw, "-r", str(t), "-", "rate", "-h"],
-        input=x.astype("<f4").tobytes(),
-        capture_output=True,
-        check=True,
-    )
-    return np.frombuffer(done.stdout, "<f4")
+    return resamplers.sox(x, s, t)
 
 
 def _libsamplerate(x: np.ndarray, s: int, t: int) -> np.ndarray:
-    samplerate = pytest.importorskip("samplerate")
-    return np.asarray(samplerate.resample(x, t / s, "sinc_best"))
-
-
-def _swr(x: np.ndarray, s: int, t: int) -> np.ndarray:
-    frame = av.AudioFrame.from_ndarray(x[None, :].astype(np.float32), format="flt", layout="mono")
-    frame.sample_rate = s
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=t)
-    return np.concatenate(
-        [f.to_ndarray()[0] for f in [*resampler.resample(frame), *resampler.resample(None)]]
-    )
+    pytest.importorskip("samplerate")
+    return resamplers.libsamplerate(x, s, t)
 
 
 BRICK_WALLS: dict[str, Resample] = {
@@ -87,7 +70,7 @@ def test_the_wrong_reading_of_a_near_pair_is_not_named(source: int, target: int)
 def test_a_slow_filter_names_no_rate_rather_than_a_wrong_one(source: int, target: int) -> None:
     """FFmpeg's default swr filter reaches the floor 15-20 % past the source's Nyquist:
     no standard rate is named (measured in benchmarks/stopband.py), so no cue, no harm."""
-    edge = edge_of(_swr(noise(source), source, target), target)
+    edge = edge_of(resamplers.swr(noise(source), source, target), target)
     assert edge is None or not edge_rates(edge)
 
 
