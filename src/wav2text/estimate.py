@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
+from . import rate_weights
 from .errors import UnknownSampleRateError
 from .spectrum import edge_rates, long_term_spectrum, stopband_edge
 
@@ -26,12 +27,32 @@ EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
 # Rates this close (22050/24000, 44100/48000: 8.8 %) move pitch and tempo by less than
 # speakers differ, and give the model nearly the same speech: one answer, not rivals.
 NEAR = 1.1
-_TEMPERATURE = 0.05  # score differences this large are worth a factor e in odds
-_EDGE_BONUS = 0.1  # score added where a stopband edge lands on a standard Nyquist
 _NOMINAL = 48000  # any rate: the cut is measured as a fraction of it
 
 if TYPE_CHECKING:
     from .model import CTCModel
+
+
+@dataclass(frozen=True)
+class RateWeights:
+    """Log-odds per unit of each cue, for one candidate against the others."""
+
+    score_scale: float  # per unit of the model's mean log-probability on speech frames
+    edge: float  # where a stopband edge under the candidate lands on a standard Nyquist
+    trend: float  # per octave of candidate rate above 16 kHz: the model's lean, undone
+
+
+WEIGHTS = RateWeights(rate_weights.SCORE_SCALE, rate_weights.EDGE, rate_weights.TREND)
+
+
+@dataclass(frozen=True)
+class RateEvidence:
+    """What the audio says about each candidate, before any weighing."""
+
+    candidates: tuple[int, ...]
+    model_scores: tuple[float, ...]  # mean log-probability of the model's choice on speech
+    edges: tuple[bool, ...]  # a stopband edge lands on a standard Nyquist under the candidate
+    excerpt_s: float
 
 
 @dataclass(frozen=True)
@@ -52,29 +73,55 @@ def estimate_rate(
     model: CTCModel,
     candidates: Sequence[int],
     excerpt_s: float = EXCERPT_S,
+    weights: RateWeights = WEIGHTS,
 ) -> RateEstimate:
     """Score each candidate rate on one excerpt of mono float samples."""
     started = time.perf_counter()
+    evidence = rate_evidence(samples, model, candidates, excerpt_s)
+    return judge(evidence, weights, cost_s=time.perf_counter() - started)
+
+
+def rate_evidence(
+    samples: np.ndarray, model: CTCModel, candidates: Sequence[int], excerpt_s: float = EXCERPT_S
+) -> RateEvidence:
+    """Each candidate tried on the same loudest excerpt: the model's score and the edge cue."""
     start = _loudest_start(samples, int(excerpt_s * float(np.median(candidates))))
     cut = _cut_fraction(samples[start : start + int(excerpt_s * max(candidates))])
-    scores = np.array(
-        [
+    return RateEvidence(
+        candidates=tuple(int(c) for c in candidates),
+        model_scores=tuple(
             _model_score(model, samples[start : start + int(excerpt_s * rate)], rate)
-            + _edge_bonus(cut, rate)
             for rate in candidates
-        ]
+        ),
+        edges=tuple(cut is not None and bool(edge_rates(cut * rate)) for rate in candidates),
+        excerpt_s=excerpt_s,
     )
-    weights = np.exp((scores - scores.max()) / _TEMPERATURE)
-    probabilities = weights / weights.sum()
+
+
+def log_odds(evidence: RateEvidence, weights: RateWeights) -> np.ndarray:
+    """Each candidate's unnormalised log-probability under `weights`."""
+    octaves = np.log2(np.array(evidence.candidates) / 16000)
+    return (
+        weights.score_scale * np.array(evidence.model_scores)
+        + weights.edge * np.array(evidence.edges, dtype=float)
+        + weights.trend * octaves
+    )
+
+
+def judge(evidence: RateEvidence, weights: RateWeights, cost_s: float = 0.0) -> RateEstimate:
+    """The evidence weighed: a probability per candidate, the best one, its confidence."""
+    odds = log_odds(evidence, weights)
+    probabilities = np.exp(odds - odds.max())
+    probabilities /= probabilities.sum()
     order = np.argsort(-probabilities)
-    ranked = tuple((int(candidates[i]), float(probabilities[i])) for i in order)
+    ranked = tuple((evidence.candidates[i], float(probabilities[i])) for i in order)
     return RateEstimate(
         rate=ranked[0][0],
         confidence=probability_near(ranked, ranked[0][0]),
         runner_up=ranked[1][0] if len(ranked) > 1 else ranked[0][0],
         probabilities=ranked,
-        excerpt_s=excerpt_s,
-        cost_s=time.perf_counter() - started,
+        excerpt_s=evidence.excerpt_s,
+        cost_s=cost_s,
     )
 
 
@@ -159,7 +206,3 @@ def _cut_fraction(samples: np.ndarray) -> float | None:
     spectrum = long_term_spectrum(samples)
     edge = None if spectrum is None else stopband_edge(spectrum, _NOMINAL)
     return None if edge is None else edge / _NOMINAL
-
-
-def _edge_bonus(cut: float | None, rate: int) -> float:
-    return _EDGE_BONUS if cut is not None and edge_rates(cut * rate) else 0.0
