@@ -88,8 +88,14 @@ def coded(x: np.ndarray, rate: int, codec: str, work: Path) -> np.ndarray | None
     )
     if done.returncode:
         return None
-    decoded = open_audio(encoded, sample_rate=rate)  # back at S, as a tool would write it
-    return np.concatenate(list(to_mono(decoded)))
+    decoded = open_audio(encoded)  # Opus decodes at 48 kHz: back to S, as a tool would write it
+    samples = np.concatenate(list(to_mono(decoded)))
+    assert decoded.rate is not None
+    return (
+        soxr.resample(samples, decoded.rate, rate, quality="VHQ")
+        if decoded.rate != rate
+        else samples
+    )
 
 
 def contents(rate: int) -> dict[str, np.ndarray]:
