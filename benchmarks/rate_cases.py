@@ -8,7 +8,7 @@ on it and validates them leave-one-clip-out.
 held-out: what the fit never sees: new synthetic speakers (other random voices, half of them
 the `slt` voice no training ever heard) and the other half of the real corpora, each file made
 by one of several resamplers in turn (soxr at four qualities, FFmpeg's swr, sox, libsamplerate,
-scipy where installed), a quarter of the real sources MP3-, AAC- or Opus-coded at their own
+scipy where installed), three real sources in four MP3-, AAC- or Opus-coded (in turn) at their own
 rate first. benchmarks/rate_estimation.py reports both splits.
 """
 
