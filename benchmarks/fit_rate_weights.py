@@ -11,7 +11,6 @@ log-odds = score_scale x model score + edge x stopband cue + trend x octaves abo
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rate_cases import ROOT, cases
+from rate_cases import ROOT, arguments, cases
 from wav2text import Transcriber
 from wav2text.estimate import WEIGHTS, RateEvidence, RateWeights, judge, near, rate_evidence
 from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
@@ -103,9 +102,7 @@ def write(weights: RateWeights, validated: str, path: Path = WEIGHTS_FILE) -> No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="wav2text:demo-en")
-    parser.add_argument("--voices", type=int, default=8, help="synthetic clips")
+    parser = arguments(__doc__)
     parser.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
     args = parser.parse_args()
     labelled = gather(args.model, args.voices)

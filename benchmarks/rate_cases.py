@@ -14,6 +14,7 @@ rate first. benchmarks/rate_estimation.py reports both splits.
 
 from __future__ import annotations
 
+import argparse
 import random
 import sys
 import tempfile
@@ -120,3 +121,11 @@ def _corpus(file: str) -> str:
 
 def _soxr_hq(x: np.ndarray, s: int, t: int) -> np.ndarray:
     return np.asarray(soxr.resample(x, s, t, quality="HQ"))
+
+
+def arguments(description: str | None) -> argparse.ArgumentParser:
+    """The options both scripts over these cases take: the judging model, the clip count."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", default="wav2text:demo-en")
+    parser.add_argument("--voices", type=int, default=8, help="synthetic clips per split")
+    return parser

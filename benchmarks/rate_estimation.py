@@ -13,7 +13,6 @@ flagged with the true rate by --check-rate; false alarms on honest headers.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import replace
@@ -23,7 +22,7 @@ import numpy as np
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rate_cases import SPLITS, Case, cases, sources
+from rate_cases import SPLITS, Case, arguments, cases, sources
 from wav2text import TranscribeOptions, Transcriber
 from wav2text.audio import open_audio
 from wav2text.estimate import WEIGHTS, RateEstimate, judge, near, rate_evidence
@@ -140,9 +139,7 @@ def mislabelling(transcriber: Transcriber, split: str, voices: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="wav2text:demo-en")
-    parser.add_argument("--voices", type=int, default=8, help="synthetic clips per split")
+    parser = arguments(__doc__)
     parser.add_argument("--split", choices=[*SPLITS, "both"], default="both")
     parser.add_argument("--no-headers", action="store_true", help="skip the mislabelling part")
     args = parser.parse_args()
