@@ -20,7 +20,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rate_cases import ROOT, arguments, cases
 from wav2text import Transcriber
-from wav2text.estimate import WEIGHTS, RateEvidence, RateWeights, judge, near, rate_evidence
+from wav2text.estimate import (
+    WEIGHTS,
+    RateEvidence,
+    RateWeights,
+    cues,
+    judge,
+    near,
+    rate_evidence,
+)
 from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
 
 Labelled = tuple[str, int, RateEvidence]  # clip, true rate, evidence
@@ -39,7 +47,7 @@ def gather(model_name: str, voices: int) -> list[Labelled]:
 
 def fit(labelled: list[Labelled]) -> RateWeights:
     """Maximum likelihood of the true rates, by L-BFGS on the three weights."""
-    features = torch.tensor(np.array([_features(e) for _, _, e in labelled]), dtype=torch.float64)
+    features = torch.tensor(np.array([cues(e) for _, _, e in labelled]), dtype=torch.float64)
     truth = torch.tensor([e.candidates.index(r) for _, r, e in labelled])
     w = torch.tensor([20.0, 0.0, 0.0], dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.LBFGS([w], max_iter=200, line_search_fn="strong_wolfe")
@@ -54,18 +62,6 @@ def fit(labelled: list[Labelled]) -> RateWeights:
     optimiser.step(loss)
     score_scale, edge, trend = (round(float(v), 3) for v in w.detach())
     return RateWeights(score_scale=score_scale, edge=edge, trend=trend)
-
-
-def _features(evidence: RateEvidence) -> np.ndarray:
-    """candidates x (model score, edge cue, octaves above 16 kHz)."""
-    return np.stack(
-        [
-            np.array(evidence.model_scores),
-            np.array(evidence.edges, dtype=float),
-            np.log2(np.array(evidence.candidates) / 16000),
-        ],
-        axis=1,
-    )
 
 
 def leave_one_clip_out(labelled: list[Labelled]) -> list[tuple[int, int, float]]:
@@ -108,7 +104,8 @@ def main() -> None:
     labelled = gather(args.model, args.voices)
     clips = len({c for c, _, _ in labelled})
     print(f"fit split: {clips} clips, {len(labelled)} estimates")
-    current = [(r, judge(e, WEIGHTS).rate, judge(e, WEIGHTS).confidence) for _, r, e in labelled]
+    in_use = [(r, judge(e, WEIGHTS)) for _, r, e in labelled]
+    current = [(r, estimate.rate, estimate.confidence) for r, estimate in in_use]
     print(f"weights in use {WEIGHTS}, in-sample: {summary(current)}")
     fitted = fit(labelled)
     validated = summary(leave_one_clip_out(labelled))

@@ -98,14 +98,21 @@ def rate_evidence(
     )
 
 
+def cues(evidence: RateEvidence) -> np.ndarray:
+    """candidates x (model score, edge cue, octaves above 16 kHz): what RateWeights weigh."""
+    return np.stack(
+        [
+            np.array(evidence.model_scores),
+            np.array(evidence.edges, dtype=float),
+            np.log2(np.array(evidence.candidates) / 16000),
+        ],
+        axis=1,
+    )
+
+
 def log_odds(evidence: RateEvidence, weights: RateWeights) -> np.ndarray:
     """Each candidate's unnormalised log-probability under `weights`."""
-    octaves = np.log2(np.array(evidence.candidates) / 16000)
-    return (
-        weights.score_scale * np.array(evidence.model_scores)
-        + weights.edge * np.array(evidence.edges, dtype=float)
-        + weights.trend * octaves
-    )
+    return cues(evidence) @ np.array([weights.score_scale, weights.edge, weights.trend])
 
 
 def judge(evidence: RateEvidence, weights: RateWeights, cost_s: float = 0.0) -> RateEstimate:
