@@ -1,9 +1,12 @@
-"""Make clean synthetic speech sound recorded: gain, noise, room, telephone band, mu-law."""
+"""Make clean synthetic speech sound recorded: a room, a microphone, noise, a telephone
+band or a codec, a level, clipping (the room, microphone and codecs: training.acoustics)."""
 
 from __future__ import annotations
 
 import numpy as np
 import soxr
+
+from . import acoustics
 
 RATE = 16000
 
@@ -12,12 +15,19 @@ def augment(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """float32 [-1, 1] mono at 16 kHz in, a randomly degraded copy out."""
     audio = samples.astype(np.float32)
     audio = _pad_silence(audio, rng)
-    if rng.random() < 0.3:
-        audio = _reverberate(audio, rng)
-    if rng.random() < 0.25:
-        audio = _band_limit(audio, rng)
+    if rng.random() < 0.4:
+        audio = acoustics.reverberate(audio, rng)
+    if rng.random() < 0.5:
+        audio = acoustics.microphone(audio, rng)
     if rng.random() < 0.6:
-        audio = _add_noise(audio, rng)
+        audio = add_noise(audio, rng, rng.uniform(0, 35))
+    roll = rng.random()
+    if roll < 0.2:
+        audio = _band_limit(audio, rng)
+    elif roll < 0.25:
+        audio = acoustics.codec(audio, rng)
+    if rng.random() < 0.05:
+        audio = acoustics.clip(audio, rng)
     peak = float(np.abs(audio).max()) or 1.0
     gain = 10 ** (rng.uniform(-30, 0) / 20) / peak  # from quiet to full scale
     return np.clip(audio * gain, -1, 1).astype(np.float32)
@@ -26,15 +36,6 @@ def augment(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _pad_silence(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     before, after = (int(rng.uniform(0, 0.4) * RATE) for _ in range(2))
     return np.pad(audio, (before, after))
-
-
-def _reverberate(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    rt60 = rng.uniform(0.1, 0.7)
-    t = np.arange(int(rt60 * RATE)) / RATE
-    impulse = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
-    impulse[0] = rng.uniform(1, 4)  # direct path
-    wet = np.convolve(audio, impulse.astype(np.float32))[: len(audio)]
-    return wet / (np.abs(wet).max() + 1e-9) * (np.abs(audio).max() + 1e-9)
 
 
 def _band_limit(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -49,10 +50,10 @@ def _band_limit(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
 
-def _add_noise(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def add_noise(audio: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
+    """White, pink or brown noise or mains hum at `snr_db` below the speech's power."""
     colour = rng.choice(["white", "pink", "brown", "hum"])
     noise = _noise(colour, len(audio), rng)
-    snr_db = rng.uniform(0, 35)
     speech_power = float(np.mean(audio**2)) + 1e-10
     noise *= np.sqrt(speech_power / (float(np.mean(noise**2)) + 1e-10) / 10 ** (snr_db / 10))
     return audio + noise.astype(np.float32)

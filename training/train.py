@@ -25,6 +25,8 @@ from .features import Fbank, check_against_extractor, waveform_input
 from .model_config import config, encode, greedy_text
 
 RATE = 16000
+# checkpoints are picked on these (never on the real recordings, which only test)
+TESTS = ("test-seen-voices", "test-held-out-voice", "test-room", "test-kokoro")
 
 
 class Corpus:
@@ -38,6 +40,25 @@ class Corpus:
     def samples(self, i: int) -> np.ndarray:
         start = self.offsets[i]
         return self.audio[start : start + self.lengths[i]].astype(np.float32) / 32768
+
+
+class Mixture:
+    """Several corpora read as one, each listed `repeat` times per epoch (a small corpus of
+    another kind of voice is heard more often than its size alone would make it)."""
+
+    def __init__(self, parts: list[tuple[Corpus, int]]) -> None:
+        self.parts = [
+            (corpus, i)
+            for corpus, repeat in parts
+            for _ in range(repeat)
+            for i in range(len(corpus.texts))
+        ]
+        self.lengths = np.array([corpus.lengths[i] for corpus, i in self.parts])
+        self.texts = [corpus.texts[i] for corpus, i in self.parts]
+
+    def samples(self, i: int) -> np.ndarray:
+        corpus, index = self.parts[i]
+        return corpus.samples(index)
 
 
 def batches(
@@ -223,7 +244,10 @@ def train(args: argparse.Namespace) -> None:
     corpus = Corpus(args.corpus, "train")
     if args.subset:  # a debugging aid: can the model learn a handful of utterances by heart?
         corpus.texts = corpus.texts[: args.subset]
-    tests = {s: Corpus(args.corpus, s) for s in ("test-seen-voices", "test-held-out-voice")}
+    if args.mix:
+        extra = [(Corpus(args.corpus, split), int(repeat)) for split, repeat in args.mix]
+        corpus = Mixture([(corpus, 1), *extra])  # type: ignore[assignment]
+    tests = {s: Corpus(args.corpus, s) for s in TESTS if (args.corpus / f"{s}.tsv").exists()}
     run = Run(args)
     progress = run.progress
     print(
@@ -310,6 +334,13 @@ def arguments() -> argparse.ArgumentParser:
         "--sortagrad", action="store_true", help="shortest batches first in epoch 0"
     )
     parser.add_argument("--subset", type=int, default=0)
+    parser.add_argument(
+        "--mix",
+        nargs=2,
+        action="append",
+        metavar=("SPLIT", "REPEAT"),
+        help="also train on the corpus's SPLIT, heard REPEAT times per epoch",
+    )
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument(
         "--vtlp",

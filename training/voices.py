@@ -16,6 +16,8 @@ import av
 import numpy as np
 import soxr
 
+from . import kokoro
+
 RATE = 16000
 ESPEAK_ACCENTS = (
     "en-us",
@@ -73,17 +75,21 @@ HELD_OUT = {"flite": ("slt",), "festival": ("cmu_us_slt_arctic_hts",)}
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str  # espeak-ng, flite or festival
+    engine: str  # espeak-ng, flite, festival or kokoro
     name: str
     speed: float  # espeak: words per minute; flite/festival: duration stretch
     pitch: int  # espeak 0-99; flite mean F0 in Hz (0 = the voice's own)
+    # kokoro: name is a style mixture (training.kokoro), speed Kokoro's speed factor
 
     @property
     def label(self) -> str:
         return f"{self.engine}:{self.name}"
 
 
-def random_voice(rng: random.Random, held_out: bool = False) -> Voice:
+def random_voice(rng: random.Random, held_out: bool = False, family: str = "classic") -> Voice:
+    """A speaker of `family`: "classic" (espeak-ng, flite, festival) or "kokoro"."""
+    if family == "kokoro":
+        return Voice("kokoro", kokoro.random_mixture(rng, held_out), rng.uniform(0.85, 1.2), 0)
     if held_out:
         engine = rng.choice(("flite", "festival"))
         return Voice(engine, HELD_OUT[engine][0], rng.uniform(0.85, 1.2), 0)
@@ -99,6 +105,8 @@ def random_voice(rng: random.Random, held_out: bool = False) -> Voice:
 
 def render(voice: Voice, text: str) -> np.ndarray:
     """int16 mono samples at 16 kHz of `voice` saying `text`."""
+    if voice.engine == "kokoro":
+        return kokoro.render(voice.name, voice.speed, text)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.wav"
         script = Path(tmp) / "text.txt"  # a file, never argv: text may start with "-"
