@@ -1,15 +1,18 @@
-"""The labelled headerless files the rate estimator is fitted and measured on, in two splits.
+"""The labelled headerless files the rate estimator is fitted and measured on, in two splits
+made the same way from different speech.
 
 fit: synthetic speech in voices the bundled model was trained on (held-out sentences), and
-half of the real corpora in tests/data/real; each source resampled to every candidate rate by
-soxr HQ and written as s16le PCM. benchmarks/fit_rate_weights.py fits the estimator's weights
-on it and validates them leave-one-clip-out.
+half of the real corpora in tests/data/real. held-out, what the fit never sees: new synthetic
+speakers (other random voices, half of them the `slt` voice no training ever heard) and the
+other half of the real corpora, so no speaker is in both.
 
-held-out: what the fit never sees: new synthetic speakers (other random voices, half of them
-the `slt` voice no training ever heard) and the other half of the real corpora, each file made
-by one of several resamplers in turn (soxr at four qualities, FFmpeg's swr, sox, libsamplerate,
-scipy where installed), three real sources in four MP3-, AAC- or Opus-coded (in turn) at their own
-rate first. benchmarks/rate_estimation.py reports both splits.
+Each source is written as s16le PCM at every candidate rate, each file by one of several
+resamplers in turn (soxr at four qualities, FFmpeg's swr, sox, libsamplerate, scipy where
+installed), and three real sources in four MP3-, AAC- or Opus-coded (in turn) at their own
+rate first: the fit has to learn how far a stopband can be trusted from the same kinds of
+processing users' files have been through. benchmarks/fit_rate_weights.py fits the
+estimator's weights on the fit split and validates them leave-one-clip-out;
+benchmarks/rate_estimation.py reports both splits.
 """
 
 from __future__ import annotations
@@ -23,13 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from training.real import real_clips  # noqa: E402
 
-from stopband import Resampler, all_resamplers, coded  # noqa: E402
+from stopband import all_resamplers, coded  # noqa: E402
 from wav2text import RawFormat  # noqa: E402
 from wav2text.audio import open_audio, open_with, to_mono  # noqa: E402
 from wav2text.rate import CANDIDATE_RATES  # noqa: E402
@@ -67,11 +69,11 @@ def sources(split: str, voices: int) -> list[Source]:
 
 def cases(split: str, voices: int, rates: tuple[int, ...] = CANDIDATE_RATES) -> Iterator[Case]:
     """Every source at every candidate rate, made as the split makes them."""
-    resamplers = all_resamplers() if split == "held-out" else {}
+    resamplers = all_resamplers()
     names = sorted(resamplers)
     with tempfile.TemporaryDirectory() as work:
         for i, source in enumerate(sources(split, voices)):
-            codec = CODECS[i % len(CODECS)] if split == "held-out" and "/" in source.clip else None
+            codec = CODECS[i % len(CODECS)] if "/" in source.clip else None
             samples = (
                 source.samples
                 if codec is None
@@ -79,8 +81,8 @@ def cases(split: str, voices: int, rates: tuple[int, ...] = CANDIDATE_RATES) -> 
             )
             assert samples is not None, f"ffmpeg could not make {codec}"
             for t, rate in enumerate(rates):
-                name = names[(i + t) % len(names)] if names else "soxr HQ"
-                resample: Resampler = resamplers.get(name, _soxr_hq)
+                name = names[(i + t) % len(names)]
+                resample = resamplers[name]
                 made = name if codec is None else f"{codec} source, {name}"
                 pcm = (np.clip(resample(samples, source.rate, rate), -1, 1) * 32767).astype("<i2")
                 yield Case(source.clip, made, rate, pcm.tobytes())
@@ -117,10 +119,6 @@ def real(split: str, min_seconds: float = 2.0) -> list[Source]:
 
 def _corpus(file: str) -> str:
     return file.split("_")[0]
-
-
-def _soxr_hq(x: np.ndarray, s: int, t: int) -> np.ndarray:
-    return np.asarray(soxr.resample(x, s, t, quality="HQ"))
 
 
 def arguments(description: str | None) -> argparse.ArgumentParser:

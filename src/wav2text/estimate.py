@@ -6,7 +6,9 @@ rate is tried on the same excerpt (resampled to the model's rate as if it were t
 the model's confidence on its speech frames scores it. A second cue settles candidates
 the model cannot tell apart: audio resampled from a standard rate reaches its spectrum's
 floor at the source's Nyquist frequency (a resampler's stopband), and under the true rate
-that edge sits at a standard Nyquist frequency (spectrum.stopband_edge, edge_rates).
+that edge sits at a standard Nyquist frequency (spectrum.stopband_edge, edge_rates). A third
+judge heard real speech: Sphinx's US-English acoustic model scores each reading too
+(acoustic.py), since the model that will transcribe may have heard little of it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
+import torch
 
-from . import rate_weights
+from . import acoustic, rate_weights
 from .errors import UnknownSampleRateError
 from .spectrum import edge_rates, long_term_spectrum, stopband_edge
 
@@ -40,9 +43,12 @@ class RateWeights:
     score_scale: float  # per unit of the model's mean log-probability on speech frames
     edge: float  # where a stopband edge under the candidate lands on a standard Nyquist
     trend: float  # per octave of candidate rate above 16 kHz: the model's lean, undone
+    acoustic: tuple[float, ...]  # per unit of each of acoustic.FEATURES, in that order
 
 
-WEIGHTS = RateWeights(rate_weights.SCORE_SCALE, rate_weights.EDGE, rate_weights.TREND)
+WEIGHTS = RateWeights(
+    rate_weights.SCORE_SCALE, rate_weights.EDGE, rate_weights.TREND, rate_weights.ACOUSTIC
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class RateEvidence:
     candidates: tuple[int, ...]
     model_scores: tuple[float, ...]  # mean log-probability of the model's choice on speech
     edges: tuple[bool, ...]  # a stopband edge lands on a standard Nyquist under the candidate
+    acoustic_scores: tuple[tuple[float, ...], ...]  # per candidate, acoustic.FEATURES
     excerpt_s: float
 
 
@@ -84,43 +91,87 @@ def estimate_rate(
 def rate_evidence(
     samples: np.ndarray, model: CTCModel, candidates: Sequence[int], excerpt_s: float = EXCERPT_S
 ) -> RateEvidence:
-    """Each candidate tried on the same loudest excerpt: the model's score and the edge cue."""
+    """Each candidate tried on the same loudest excerpt: the model's score, the edge cue and
+    the acoustic judge's scores."""
     start = _loudest_start(samples, int(excerpt_s * float(np.median(candidates))))
     cut = _cut_fraction(samples[start : start + int(excerpt_s * max(candidates))])
+    readings = [(samples[start : start + int(excerpt_s * rate)], rate) for rate in candidates]
     return RateEvidence(
         candidates=tuple(int(c) for c in candidates),
-        model_scores=tuple(
-            _model_score(model, samples[start : start + int(excerpt_s * rate)], rate)
-            for rate in candidates
-        ),
+        model_scores=tuple(_model_score(model, excerpt, rate) for excerpt, rate in readings),
         edges=tuple(cut is not None and bool(edge_rates(cut * rate)) for rate in candidates),
+        acoustic_scores=tuple(
+            tuple(float(v) for v in acoustic.reading_scores(excerpt, rate))
+            for excerpt, rate in readings
+        ),
         excerpt_s=excerpt_s,
     )
 
 
 def cues(evidence: RateEvidence) -> np.ndarray:
-    """candidates x (model score, edge cue, octaves above 16 kHz): what RateWeights weigh."""
-    return np.stack(
+    """candidates x (model score, edge cue, octaves above 16 kHz, *acoustic.FEATURES): what
+    RateWeights weigh, in the order of weight_vector."""
+    return np.concatenate(
         [
-            np.array(evidence.model_scores),
-            np.array(evidence.edges, dtype=float),
-            np.log2(np.array(evidence.candidates) / 16000),
+            np.stack(
+                [
+                    np.array(evidence.model_scores),
+                    np.array(evidence.edges, dtype=float),
+                    np.log2(np.array(evidence.candidates) / 16000),
+                ],
+                axis=1,
+            ),
+            np.array(evidence.acoustic_scores, dtype=float).reshape(len(evidence.candidates), -1),
         ],
         axis=1,
     )
 
 
-def log_odds(evidence: RateEvidence, weights: RateWeights) -> np.ndarray:
-    """Each candidate's unnormalised log-probability under `weights`."""
-    return cues(evidence) @ np.array([weights.score_scale, weights.edge, weights.trend])
+EDGE_COLUMN = 1  # of cues(): the one cue that only splits a group of near candidates
+
+
+def weight_vector(weights: RateWeights) -> np.ndarray:
+    return np.array([weights.score_scale, weights.edge, weights.trend, *weights.acoustic])
+
+
+def near_groups(candidates: Sequence[int]) -> np.ndarray:
+    """candidates x candidates: whether two are within NEAR of each other."""
+    return np.array([[near(a, b) for b in candidates] for a in candidates])
+
+
+def log_probabilities(
+    cues: torch.Tensor, groups: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Each candidate's log-probability, over the last axis of cues (..., candidates, cues).
+
+    The model score, the acoustic judge and the trend weigh groups of near candidates against
+    each other; the edge cue only shares a group's probability out among its members. A
+    codec's band limit can pass for a resampler's stopband under a reading a step away
+    (an MP3 at 32 kHz read as 24 kHz), so the edge may tell 22050 from 24000 but must never
+    move the answer 10 % or more.
+    """
+    edge = torch.zeros_like(weights)
+    edge[EDGE_COLUMN] = 1
+    others = cues @ (weights * (1 - edge))
+    every = cues @ weights
+    outside = torch.zeros(groups.shape, dtype=cues.dtype).masked_fill(~groups, -torch.inf)
+    group_mass = torch.logsumexp(others.unsqueeze(-2) + outside, -1) - torch.logsumexp(
+        others, -1, keepdim=True
+    )
+    share = every - torch.logsumexp(every.unsqueeze(-2) + outside, -1)
+    joint = group_mass + share  # sums to 1 where nearness groups candidates cleanly
+    return joint - torch.logsumexp(joint, -1, keepdim=True)
 
 
 def judge(evidence: RateEvidence, weights: RateWeights, cost_s: float = 0.0) -> RateEstimate:
     """The evidence weighed: a probability per candidate, the best one, its confidence."""
-    odds = log_odds(evidence, weights)
-    probabilities = np.exp(odds - odds.max())
-    probabilities /= probabilities.sum()
-    order = np.argsort(-probabilities)
+    log_p = log_probabilities(
+        torch.from_numpy(cues(evidence)),
+        torch.from_numpy(near_groups(evidence.candidates)),
+        torch.from_numpy(weight_vector(weights)),
+    )
+    probabilities = log_p.exp().numpy()
+    order = np.argsort(-probabilities, kind="stable")
     ranked = tuple((evidence.candidates[i], float(probabilities[i])) for i in order)
     return RateEstimate(
         rate=ranked[0][0],

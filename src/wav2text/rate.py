@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import soxr
 
+from . import rate_weights
 from .errors import InvalidSampleRateError
 from .estimate import RateCheck, RateEstimate, check_declared, confident_rate, estimate_rate
 
@@ -31,7 +32,8 @@ MIN_RATE_HZ = 1_000
 MAX_RATE_HZ = 768_000  # the highest PCM rate real converters use
 # The rates sample_rate="auto" chooses from: those audio is commonly stored at.
 CANDIDATE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
-RATE_CONFIDENCE = 0.7  # below it, "auto" refuses to guess (the trade: docs/rates.md)
+# Below it, "auto" refuses to guess; chosen with the weights (the trade: docs/audio-and-rates.md)
+RATE_CONFIDENCE = rate_weights.CONFIDENCE
 RESAMPLE_QUALITY = "HQ"  # soxr high quality: 20-bit, flat to 91 % of Nyquist
 SEARCH_S = 30.0  # an estimate's excerpt is sought in the first this-many seconds
 

@@ -4,7 +4,10 @@ not edited by hand: run `python benchmarks/fit_rate_weights.py --write` again.
 """
 
 # leave-one-clip-out on the fit split:
-# exact 72.4%, refused 20.4%, confident and >10 % off 4 (bar 0.7)
-SCORE_SCALE = 24.685
-EDGE = 2.119
-TREND = -1.169
+# ridge 0.0003: exact 78.3%, refused 11.8%, confident and >10 % off 0 (bar 0.75)
+SCORE_SCALE = 13.848
+EDGE = 1.792
+TREND = -1.836
+# per acoustic.FEATURES: likelihood, peakiness, static likelihood, static peakiness, delta likelihood, acceleration likelihood
+ACOUSTIC = (1.876, 5.307, -1.261, -1.767, -2.461, -1.281,)
+CONFIDENCE = 0.75
