@@ -139,12 +139,12 @@ def write(weights: RateWeights, bar: float, validated: str, path: Path = WEIGHTS
     """The weights and the bar as the module's constants, under its docstring."""
     text = path.read_text()
     head = text[: text.index('"""', 3) + 3]
-    named = ", ".join(f"{w!r}" for w in weights.acoustic)
+    named = zip(weights.acoustic, acoustic.FEATURES, strict=True)
+    acoustic_lines = "".join(f"    {w!r},  # {name}\n" for w, name in named)
     path.write_text(
         f"{head}\n\n# leave-one-clip-out on the fit split:\n# {validated}\n"
         f"SCORE_SCALE = {weights.score_scale}\nEDGE = {weights.edge}\nTREND = {weights.trend}\n"
-        f"# per acoustic.FEATURES: {', '.join(acoustic.FEATURES)}\n"
-        f"ACOUSTIC = ({named},)\nCONFIDENCE = {bar}\n"
+        f"ACOUSTIC = (  # per acoustic.FEATURES\n{acoustic_lines})\nCONFIDENCE = {bar}\n"
     )
 
 

@@ -169,14 +169,16 @@ def test_leave_one_clip_out_never_judges_a_clip_by_weights_it_helped_fit(fitting
 def test_written_weights_are_what_the_estimator_reads(fitting, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     copy = tmp_path / "rate_weights.py"
     shutil.copy(ROOT / "src" / "wav2text" / "rate_weights.py", copy)
-    weights = RateWeights(score_scale=9.5, edge=1.25, trend=-0.125, acoustic=(0.5, -2.0))
+    weights = RateWeights(
+        score_scale=9.5, edge=1.25, trend=-0.125, acoustic=(0.5, -2.0, 0.0, 1.0, 0.25, -0.75)
+    )
     fitting.write(weights, 0.85, "LOO figures", copy)
     spec = importlib.util.spec_from_file_location("written", copy)
     assert spec and spec.loader
     written = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(written)
     assert (written.SCORE_SCALE, written.EDGE, written.TREND) == (9.5, 1.25, -0.125)
-    assert (written.ACOUSTIC, written.CONFIDENCE) == ((0.5, -2.0), 0.85)
+    assert (written.ACOUSTIC, written.CONFIDENCE) == ((0.5, -2.0, 0.0, 1.0, 0.25, -0.75), 0.85)
     assert written.__doc__ == rate_weights.__doc__
     assert "# leave-one-clip-out on the fit split:\n# LOO figures" in copy.read_text()
 

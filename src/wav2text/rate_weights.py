@@ -8,6 +8,12 @@ not edited by hand: run `python benchmarks/fit_rate_weights.py --write` again.
 SCORE_SCALE = 13.848
 EDGE = 1.792
 TREND = -1.836
-# per acoustic.FEATURES: likelihood, peakiness, static likelihood, static peakiness, delta likelihood, acceleration likelihood
-ACOUSTIC = (1.876, 5.307, -1.261, -1.767, -2.461, -1.281,)
+ACOUSTIC = (  # per acoustic.FEATURES
+    1.876,  # likelihood
+    5.307,  # peakiness
+    -1.261,  # static likelihood
+    -1.767,  # static peakiness
+    -2.461,  # delta likelihood
+    -1.281,  # acceleration likelihood
+)
 CONFIDENCE = 0.75
