@@ -63,6 +63,13 @@ def test_cepstra_come_100_a_second_and_short_input_gives_none() -> None:
     assert short.shape == (len(acoustic.FEATURES),) and (short < -100).all()
 
 
+def test_a_steady_signal_scores_as_missing_not_an_error() -> None:
+    """No frame louder than the rest (silence, DC, a steady tone): nothing counts as speech."""
+    for steady in (np.zeros(32000), np.full(32000, 0.25)):
+        scores = acoustic.reading_scores(steady.astype(np.float32), 16000)
+        assert scores.shape == (len(acoustic.FEATURES),) and (scores < -100).all()
+
+
 def test_dynamic_streams_are_mean_normalised_deltas() -> None:
     ramp = np.outer(np.arange(50.0), np.linspace(0.5, 2, 13)) + 7.0
     static, delta, acceleration = acoustic.dynamic_features(ramp)

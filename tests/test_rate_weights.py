@@ -13,17 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from wav2text import acoustic, rate_weights
-from wav2text.estimate import (
-    WEIGHTS,
-    RateEvidence,
-    RateWeights,
-    cues,
-    judge,
-    log_probabilities,
-    near_groups,
-    weight_vector,
-)
+from wav2text import acoustic, estimate, rate_weights
+from wav2text.estimate import WEIGHTS, RateEvidence, RateWeights, judge
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -56,13 +47,13 @@ def evidence(
 
 
 def log_p(made: RateEvidence, weights: RateWeights, one_group: bool = False) -> np.ndarray:
-    groups = near_groups(made.candidates)
+    groups = estimate.near_groups(made.candidates)
     if one_group:  # every candidate near every other: the edge weighed like any cue
         groups = np.ones_like(groups)
-    return log_probabilities(
-        torch.from_numpy(cues(made)),
+    return estimate.log_probabilities(
+        torch.from_numpy(estimate.cues(made)),
         torch.from_numpy(groups),
-        torch.from_numpy(weight_vector(weights)),
+        torch.from_numpy(estimate.weight_vector(weights)),
     ).numpy()
 
 
@@ -84,9 +75,9 @@ def test_the_edge_never_moves_the_answer_out_of_its_group() -> None:
     not carry the answer 33 % away, however much it weighs."""
     mp3_like = evidence([-3, -3, -3, -3, -2.6, -2.5, -3, -3], edges=(24000,))
     heavy = replace(FLAT, edge=50.0)
-    estimate = judge(mp3_like, heavy)
-    assert estimate.rate == 32000
-    assert estimate.confidence == pytest.approx(judge(mp3_like, replace(FLAT, edge=0.0)).confidence)
+    answer = judge(mp3_like, heavy)
+    assert answer.rate == 32000
+    assert answer.confidence == pytest.approx(judge(mp3_like, replace(FLAT, edge=0.0)).confidence)
     # negative control: weighed like any other cue, the edge takes the answer to 24000
     assert RATES[int(np.argmax(log_p(mp3_like, heavy, one_group=True)))] == 24000
 
@@ -105,8 +96,8 @@ def test_the_trend_leans_by_octaves() -> None:
 
 def test_the_model_score_dominates_where_it_is_clear() -> None:
     clear = evidence([-3, -3, -0.5, -3, -3, -3, -3, -3], edges=(44100,))
-    estimate = judge(clear, FLAT)
-    assert estimate.rate == 16000 and estimate.confidence > 0.9
+    answer = judge(clear, FLAT)
+    assert answer.rate == 16000 and answer.confidence > 0.9
 
 
 def test_the_acoustic_judge_is_weighed() -> None:

@@ -87,9 +87,14 @@ def test_reduced_precision_mostly_agrees(
         pytest.skip(f"{runtime} not installed")
     clips = sorted(REAL.glob("librivox_*.wav"))
     fp32 = Transcriber(BUNDLED_MODEL)
-    reduced = Transcriber(
-        ModelOptions(BUNDLED_MODEL, runtime=runtime, dtype=dtype, quantize=quantize)  # type: ignore[arg-type]
-    )
+    try:
+        reduced = Transcriber(
+            ModelOptions(BUNDLED_MODEL, runtime=runtime, dtype=dtype, quantize=quantize)  # type: ignore[arg-type]
+        )
+    except ModelLoadError as error:  # the product's refusal where the CPU lacks the precision
+        if "this CPU cannot run" not in str(error):
+            raise
+        pytest.skip(str(error))
     expected = [fp32.transcribe(c).text for c in clips]
     got = [reduced.transcribe(c).text for c in clips]
     assert jiwer.wer(expected, got) <= bound

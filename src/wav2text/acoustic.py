@@ -91,6 +91,8 @@ def reading_scores(excerpt: np.ndarray, rate: int) -> np.ndarray:
         return np.full(len(FEATURES), _MISSING)
     streams = dynamic_features(cepstra)
     speech = cepstra[:, 0] > np.quantile(cepstra[:, 0], SPEECH_QUANTILE)
+    if speech.sum() < MIN_FRAMES:  # a steady signal: no frame louder than the rest
+        return np.full(len(FEATURES), _MISSING)
     model = senone_model()
     scores = [senone_scores(model, stream[speech], s) for s, stream in enumerate(streams)]
     every = scores[0] + scores[1] + scores[2]

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
-import torch
 
 from . import acoustic, rate_weights
 from .errors import UnknownSampleRateError
@@ -32,7 +31,9 @@ EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
 NEAR = 1.1
 _NOMINAL = 48000  # any rate: the cut is measured as a fraction of it
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch loads on first use: the CLI's help and errors start without it
+    import torch
+
     from .model import CTCModel
 
 
@@ -150,6 +151,8 @@ def log_probabilities(
     (an MP3 at 32 kHz read as 24 kHz), so the edge may tell 22050 from 24000 but must never
     move the answer 10 % or more.
     """
+    import torch
+
     edge = torch.zeros_like(weights)
     edge[EDGE_COLUMN] = 1
     others = cues @ (weights * (1 - edge))
@@ -165,6 +168,8 @@ def log_probabilities(
 
 def judge(evidence: RateEvidence, weights: RateWeights, cost_s: float = 0.0) -> RateEstimate:
     """The evidence weighed: a probability per candidate, the best one, its confidence."""
+    import torch
+
     log_p = log_probabilities(
         torch.from_numpy(cues(evidence)),
         torch.from_numpy(near_groups(evidence.candidates)),
