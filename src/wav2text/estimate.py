@@ -112,19 +112,13 @@ def rate_evidence(
 def cues(evidence: RateEvidence) -> np.ndarray:
     """candidates x (model score, edge cue, octaves above 16 kHz, *acoustic.FEATURES): what
     RateWeights weigh, in the order of weight_vector."""
-    return np.concatenate(
+    return np.column_stack(
         [
-            np.stack(
-                [
-                    np.array(evidence.model_scores),
-                    np.array(evidence.edges, dtype=float),
-                    np.log2(np.array(evidence.candidates) / 16000),
-                ],
-                axis=1,
-            ),
+            np.array(evidence.model_scores),
+            np.array(evidence.edges, dtype=float),
+            np.log2(np.array(evidence.candidates) / 16000),
             np.array(evidence.acoustic_scores, dtype=float).reshape(len(evidence.candidates), -1),
-        ],
-        axis=1,
+        ]
     )
 
 
