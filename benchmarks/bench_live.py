@@ -39,7 +39,7 @@ from conftest import free_port  # noqa: E402
 from wav2text import BUNDLED_MODEL, ModelOptions, RawFormat, TranscribeOptions, Transcriber  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
 from wav2text.rate import resample_stream  # noqa: E402
-from wav2text.server import create_app  # noqa: E402
+from wav2text.serving.server import create_app  # noqa: E402
 
 RATE = 16000
 CHUNK_S = 0.1

@@ -10,7 +10,7 @@ candidates, the stopband edge splits a group. The confidence bar is one step of 
 the lowest at which the leave-one-clip-out answers hold no confident answer more than 10 %
 off; of RIDGES, the one whose leave-one-clip-out answers at their bar are most often exact
 (the product's aim: most right answers, none far off). --write puts the weights and the bar
-in src/wav2text/rate_weights.py, the one place the estimator reads them.
+in src/wav2text/estimation/weights.py, the one place the estimator reads them.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rate_cases import ROOT, arguments, cases
-from wav2text import Transcriber, acoustic
-from wav2text.estimate import (
+from wav2text import Transcriber
+from wav2text.estimation import acoustic
+from wav2text.estimation.estimator import (
     WEIGHTS,
     RateEvidence,
     RateWeights,
@@ -40,7 +41,7 @@ from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
 
 Labelled = tuple[str, int, RateEvidence]  # clip, true rate, evidence
 Outcome = tuple[int, int, float]  # true rate, estimate, confidence
-WEIGHTS_FILE = ROOT / "src" / "wav2text" / "rate_weights.py"
+WEIGHTS_FILE = ROOT / "src" / "wav2text" / "estimation" / "weights.py"
 BARS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 RIDGES = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3)  # weight decay: keeps the fit from trusting any cue
 DEFAULT_RIDGE = 1e-4

@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rate_cases import SPLITS, Case, arguments, cases, sources
 from wav2text import TranscribeOptions, Transcriber
 from wav2text.audio import open_audio
-from wav2text.estimate import WEIGHTS, RateEstimate, judge, near, rate_evidence
-from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE, check_header
+from wav2text.estimation.decide import check_header
+from wav2text.estimation.estimator import WEIGHTS, RateEstimate, judge, near, rate_evidence
+from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
 
 RATES = list(CANDIDATE_RATES)
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import resamplers  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
-from wav2text.spectrum import (  # noqa: E402
+from wav2text.estimation.spectrum import (  # noqa: E402
     STANDARD_RATES,
     edge_rates,
     long_term_spectrum,

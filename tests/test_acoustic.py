@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soxr
 
-from wav2text import acoustic
 from wav2text.audio import open_audio, to_mono
+from wav2text.estimation import acoustic
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "data" / "real"
@@ -138,7 +138,7 @@ def test_the_second_judge_finds_rates_the_model_alone_misses(  # type: ignore[no
     from dataclasses import replace
 
     from wav2text import RawFormat, TranscribeOptions
-    from wav2text.estimate import WEIGHTS, estimate_rate
+    from wav2text.estimation.estimator import WEIGHTS, estimate_rate
     from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
 
     if name.endswith(".raw"):

@@ -14,7 +14,7 @@ import soxr
 from conftest import noisy_tone, tone
 from wav2text import TranscribeOptions
 from wav2text.analysis import analyse
-from wav2text.spectrum import effective_bandwidth
+from wav2text.estimation.spectrum import effective_bandwidth
 
 AT = TranscribeOptions(sample_rate=44100)
 

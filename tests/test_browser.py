@@ -43,7 +43,7 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    from wav2text.server import create_app
+    from wav2text.serving.server import create_app
 
     with serving(create_app(Transcriber(BUNDLED_MODEL))) as port:
         yield f"http://127.0.0.1:{port}"

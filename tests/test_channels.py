@@ -138,7 +138,7 @@ def test_split_refuses_what_it_cannot_do(demo: Transcriber, call: Path) -> None:
 def test_cli_and_server(call: Path, capfd: pytest.CaptureFixture[str]) -> None:
     from fastapi.testclient import TestClient
 
-    from wav2text.server import create_app
+    from wav2text.serving.server import create_app
 
     assert (
         main(["transcribe", str(call), "-m", BUNDLED_MODEL, "--lm", "none", "--split-channels"])

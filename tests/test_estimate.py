@@ -23,7 +23,7 @@ from wav2text import (
 )
 from wav2text.audio import open_audio, to_mono
 from wav2text.cli import main
-from wav2text.estimate import _model_score, estimate_rate, probability_near
+from wav2text.estimation.estimator import _model_score, estimate_rate, probability_near
 from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
 from wav_files import write_s16_wav
 

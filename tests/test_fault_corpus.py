@@ -17,7 +17,7 @@ from fault_corpus import file_kinds, library_kinds
 from wav2text import TranscribeOptions, Transcriber, Wav2TextError
 from wav2text.cli import main
 from wav2text.results import Transcript
-from wav2text.server import create_app
+from wav2text.serving.server import create_app
 
 EACH_S = 20.0  # the most one kind may take
 

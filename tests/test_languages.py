@@ -115,7 +115,7 @@ def test_a_call_for_a_language_the_model_lacks_is_refused(mms: Path, tiny_dir: P
 def test_the_server_takes_the_language_of_each_request(mms: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from wav2text.server import create_app
+    from wav2text.serving.server import create_app
 
     body = (noisy_tone(2.0, 16000) * 20000).astype("<i2").tobytes()
     transcriber = Transcriber(str(mms))

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from wav2text import acoustic, estimate, rate_weights
-from wav2text.estimate import WEIGHTS, RateEvidence, RateWeights, judge
+from wav2text.estimation import acoustic
+from wav2text.estimation import estimator as estimate
+from wav2text.estimation import weights as rate_weights
+from wav2text.estimation.estimator import WEIGHTS, RateEvidence, RateWeights, judge
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -158,8 +160,8 @@ def test_leave_one_clip_out_never_judges_a_clip_by_weights_it_helped_fit(fitting
 
 
 def test_written_weights_are_what_the_estimator_reads(fitting, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    copy = tmp_path / "rate_weights.py"
-    shutil.copy(ROOT / "src" / "wav2text" / "rate_weights.py", copy)
+    copy = tmp_path / "weights.py"
+    shutil.copy(ROOT / "src" / "wav2text" / "estimation" / "weights.py", copy)
     weights = RateWeights(
         score_scale=9.5, edge=1.25, trend=-0.125, acoustic=(0.5, -2.0, 0.0, 1.0, 0.25, -0.75)
     )

@@ -19,7 +19,7 @@ from conftest import free_port, tone
 from wav2text import BUNDLED_MODEL, TranscribeOptions, Transcriber
 from wav2text.audio import open_audio, to_mono
 from wav2text.options import ServerLimits
-from wav2text.server import create_app
+from wav2text.serving.server import create_app
 from wav_files import write_s16_wav
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "conscience_rms_48k_stereo.opus"

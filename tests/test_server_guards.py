@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from conftest import ffmpeg, free_port, noisy_tone, serving
 from wav2text import BUNDLED_MODEL, Transcriber
 from wav2text.options import ServerLimits
-from wav2text.server import create_app, server_config
+from wav2text.serving.server import create_app, server_config
 from wav_files import write_s16_wav
 
 KEY = "sk-test-0123456789"
@@ -95,7 +95,7 @@ def test_every_field_parsed_one_way(
 def test_a_bug_is_a_json_500_and_the_server_goes_on(
     demo: Transcriber, clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wav2text.server as server
+    import wav2text.serving.server as server
 
     client = TestClient(create_app(demo), raise_server_exceptions=False)
     monkeypatch.setattr(server, "_respond", lambda *_: 1 / 0)

@@ -11,7 +11,7 @@ import soxr
 
 import resamplers
 from conftest import need_tool
-from wav2text.spectrum import edge_rates, long_term_spectrum, stopband_edge
+from wav2text.estimation.spectrum import edge_rates, long_term_spectrum, stopband_edge
 
 PAIRS = [(8000, 16000), (16000, 22050), (22050, 48000), (24000, 44100), (11025, 32000)]
 Resample = Callable[[np.ndarray, int, int], np.ndarray]

@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 from conftest import need_tool
 from wav2text import BUNDLED_MODEL, RawFormat, TranscribeOptions, Transcriber
 from wav2text.options import ServerLimits
-from wav2text.server import create_app
+from wav2text.serving.server import create_app
 
 SENTENCES = ["never go to bed mad", "the quick brown fox jumps over the lazy dog", "she said"]
 RATE = 16000

@@ -1,5 +1,5 @@
 """Make src/wav2text/bundled/sphinx-en-us: the part of CMU Sphinx's US-English acoustic model
-that the rate estimator's second judge (wav2text.acoustic) reads.
+that the rate estimator's second judge (wav2text.estimation.acoustic) reads.
 
     pip download pocketsphinx==5.1.1 --no-deps -d /tmp/ps && unzip -q /tmp/ps/*.whl -d /tmp/ps
     python -m training.sphinx_model /tmp/ps/pocketsphinx/model/en-us/en-us

@@ -14,16 +14,16 @@ import numpy as np
 
 from .audio import DecodedAudio, Source, audio_info, open_with
 from .errors import UnknownSampleRateError
-from .estimate import RateCheck
-from .model import CTCModel
-from .options import TranscribeOptions
-from .rate import decide_rate
-from .spectrum import (
+from .estimation.decide import decide_rate
+from .estimation.estimator import RateCheck
+from .estimation.spectrum import (
     SILENT_FRAME_DBFS,
     SpectrumMeter,
     effective_bandwidth,
     nearest_standard_rate,
 )
+from .model import CTCModel
+from .options import TranscribeOptions
 
 CLIP_LEVEL = 0.999
 SAME_CHANNEL_DB = -40.0  # difference energy below this (relative) = the same signal

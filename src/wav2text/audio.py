@@ -70,7 +70,7 @@ def open_audio(
     blocks of about `block_samples` samples (smaller for live audio: less delay).
 
     sample_rate="auto" leaves the rate unknown (None, and no rate_source) until the caller
-    decides it from the samples (wav2text.rate.decide_rate); a header's rate is not used.
+    decides it from the samples (estimation.decide.decide_rate); a header's rate is not used.
     """
     auto = sample_rate == "auto"
     rate = None if sample_rate is None or sample_rate == "auto" else valid_rate(sample_rate)

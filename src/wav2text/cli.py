@@ -267,7 +267,7 @@ def _on_ray(
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from .server import serve
+        from .serving.server import serve
     except ImportError as err:
         print(
             f"wav2text: error: serve needs the server extra ({err.name} is missing): "

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from .blocks import SampleCounter
+from .estimation.decide import RateDecision
 from .options import TranscribeOptions
-from .rate import RateDecision
 from .segments import Piece
 
 

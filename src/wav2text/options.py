@@ -152,7 +152,7 @@ class TranscribeOptions:
 
     sample_rate: the input's rate in Hz. Required for arrays and raw PCM; for files
         with a header it overrides the header (use it when the header is wrong).
-        "auto": estimate it from the audio with the model (see wav2text.estimate);
+        "auto": estimate it from the audio with the model (see wav2text.estimation);
         UnknownSampleRateError when the estimate is not confident.
     rate_candidates: the rates "auto" chooses from.
     rate_confidence: how sure "auto" must be (the probability that the true rate lies

@@ -21,12 +21,13 @@ from .blocks import SampleCounter, bounded, reported
 from .channels import distinct_channels, merged
 from .ctc import best_path, words_of
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
+from .estimation.decide import decide_rate
 from .job import END, Frames, Item, Job
 from .lm import load_beam_search
 from .model import CTCModel, load_model
 from .options import ModelOptions, TranscribeOptions
 from .prefetch import prefetch
-from .rate import decide_rate, resample_stream
+from .rate import resample_stream
 from .results import Transcript, Word, segments_from_words
 from .segments import (
     CutPlan,

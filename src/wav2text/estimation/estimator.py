@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
-from . import acoustic, rate_weights
-from .errors import UnknownSampleRateError
+from ..errors import UnknownSampleRateError
+from . import acoustic, weights
 from .spectrum import edge_rates, long_term_spectrum, stopband_edge
 
 EXCERPT_S = 6.0  # seconds of audio scored per candidate, whatever the candidate
@@ -34,7 +34,7 @@ _NOMINAL = 48000  # any rate: the cut is measured as a fraction of it
 if TYPE_CHECKING:  # torch loads on first use: the CLI's help and errors start without it
     import torch
 
-    from .model import CTCModel
+    from ..model import CTCModel
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,7 @@ class RateWeights:
     acoustic: tuple[float, ...]  # per unit of each of acoustic.FEATURES, in that order
 
 
-WEIGHTS = RateWeights(
-    rate_weights.SCORE_SCALE, rate_weights.EDGE, rate_weights.TREND, rate_weights.ACOUSTIC
-)
+WEIGHTS = RateWeights(weights.SCORE_SCALE, weights.EDGE, weights.TREND, weights.ACOUSTIC)
 
 
 @dataclass(frozen=True)

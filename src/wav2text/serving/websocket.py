@@ -20,11 +20,11 @@ from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from .errors import OptionsError, reason
+from ..errors import OptionsError, reason
+from ..options import ServerLimits, TranscribeOptions
+from ..pipeline import Transcriber
+from ..rate import parse_rate
 from .live import Event, LiveFormat, LiveStream
-from .options import ServerLimits, TranscribeOptions
-from .pipeline import Transcriber
-from .rate import parse_rate
 
 DECLARE = (
     "declare the audio when opening the stream: /v1/audio/stream?format=s16le"

@@ -27,15 +27,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import AudioTooLongError, OptionsError, TimeLimitError, Wav2TextError, reason
+from ..errors import AudioTooLongError, OptionsError, TimeLimitError, Wav2TextError, reason
+from ..language import language_code
+from ..options import RAW_FORMATS, RawFormat, ServerLimits, TranscribeOptions
+from ..pipeline import Transcriber
+from ..rate import parse_rate
+from ..results import Transcript
+from ..writers import RESPONSE_WRITERS, VerboseJsonWriter, Writer
 from .guards import ApiKeys, BodyPace, guarded_h11
-from .language import language_code
-from .options import RAW_FORMATS, RawFormat, ServerLimits, TranscribeOptions
-from .pipeline import Transcriber
-from .rate import parse_rate
-from .results import Transcript
-from .streaming import add_stream_route
-from .writers import RESPONSE_WRITERS, VerboseJsonWriter, Writer
+from .websocket import add_stream_route
 
 WEB_DIR = Path(__file__).parent / "web"  # the page at /: plain HTML, CSS and JS, no CDN
 

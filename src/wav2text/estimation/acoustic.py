@@ -44,7 +44,7 @@ FEATURES = (
     "acceleration likelihood",
 )
 _MISSING = -1000.0  # an excerpt too short to score
-_MODEL = Path(__file__).parent / "bundled" / "sphinx-en-us" / "ci-senones.npz"
+_MODEL = Path(__file__).parents[1] / "bundled" / "sphinx-en-us" / "ci-senones.npz"
 
 
 @dataclass(frozen=True)

@@ -27,16 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from .audio import audio_info, open_audio, to_mono
-from .ctc import best_path, words_of
-from .errors import OptionsError
-from .options import RawFormat, TranscribeOptions
-from .prefetch import prefetch
-from .rate import resample_stream, valid_rate
-from .results import Word
-from .segments import Piece, Stitcher, speech_cuts
-from .vad import FRAME_S as VAD_FRAME_S
-from .vad import speech_probabilities
+from ..audio import audio_info, open_audio, to_mono
+from ..ctc import best_path, words_of
+from ..errors import OptionsError
+from ..options import RawFormat, TranscribeOptions
+from ..prefetch import prefetch
+from ..rate import resample_stream, valid_rate
+from ..results import Word
+from ..segments import Piece, Stitcher, speech_cuts
+from ..vad import FRAME_S as VAD_FRAME_S
+from ..vad import speech_probabilities
 
 PARTIAL_EVERY_S = 0.25  # seconds of new audio between partials
 PARTIAL_WINDOW_S = 3.0  # the most audio a partial runs the model over
