@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,19 +71,21 @@ def test_cli_language(mms: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main([*args, "--language", "fra", "-f", "json", "-o", str(tmp_path)]) == 0
 
 
-def test_a_call_switches_the_language_and_back(mms: Path) -> None:
+def test_a_call_runs_in_its_language_and_the_model_keeps_its_own(mms: Path) -> None:
     """One loaded model serves every language: the adapter and vocabulary follow the call,
-    with transformers' own numbers for each."""
+    with transformers' own numbers for each, and nothing shared is switched."""
     audio = noisy_tone(2.0, 16000).astype(np.float32)
     model = load_model(ModelOptions(str(mms)))
     assert (model.languages, model.language) == (["eng", "fra"], "eng")
-    model.use_language("fr")  # ISO 639-1, as OpenAI clients send it
-    assert model.language == "fra" and model.vocab.tokens == tuple(FRENCH)
+    french = model.in_language("fr")  # ISO 639-1, as OpenAI clients send it
+    assert french.code == "fra" and french.vocab.tokens == tuple(FRENCH)
+    assert model.language == "eng" and model.vocab.tokens == tuple(VOCAB)
     np.testing.assert_allclose(
-        model.log_probs(audio), reference_log_probs(mms, "fra", audio), atol=1e-4
+        model.log_probs_batch([audio], french.code)[0],
+        reference_log_probs(mms, "fra", audio),
+        atol=1e-4,
     )
-    model.use_language("eng")
-    assert model.vocab.tokens == tuple(VOCAB)
+    assert model.in_language(None).vocab.tokens == tuple(VOCAB)
     np.testing.assert_allclose(
         model.log_probs(audio), reference_log_probs(mms, "eng", audio), atol=1e-4
     )
@@ -158,3 +161,45 @@ def test_interleaved_calls_each_keep_their_language(mms: Path) -> None:
     turns = [(next(english).text, next(french).text) for _ in clips]
     assert [e for e, _ in turns] == alone["eng"] and [f for _, f in turns] == alone["fra"]
     assert alone["eng"] != alone["fra"]
+
+
+def test_a_live_stream_beside_requests_in_another_language_keeps_its_own(
+    mms: Path, speech_wav: Path
+) -> None:
+    """A live stream in the loaded language (English) runs on one thread while requests in
+    French run on another; both give what they give alone."""
+    import threading
+
+    from wav2text.serving.live import LiveFormat, LiveStream
+
+    transcriber = Transcriber(str(mms))
+    with wave.open(str(speech_wav)) as wav:  # espeak-ng: 22.05 kHz mono s16le
+        rate, speech = wav.getframerate(), wav.readframes(wav.getnframes())
+    options = TranscribeOptions(sample_rate=16000, segmentation="window", language="fra")
+    clips = [noisy_tone(s, 16000) for s in (1.0, 1.5, 2.0, 2.5)]
+
+    def live() -> list[dict]:
+        events: list[dict] = []
+        stream = LiveStream(transcriber, LiveFormat("s16le", rate), emit=events.append)
+        runner = threading.Thread(target=stream.run)
+        runner.start()
+        for start in range(0, len(speech), 3200):
+            stream.feed(speech[start : start + 3200])
+        stream.close()
+        runner.join()
+        kept = [e for e in events if e["type"] in ("final", "done")]
+        return [{k: v for k, v in e.items() if k != "lag_s"} for e in kept]  # a timing
+
+    alone_live = live()
+    alone_french = [t.text for t in transcriber.transcribe_many(clips * 3, options)]
+    french: list[str] = []
+    beside = threading.Thread(
+        target=lambda: french.extend(
+            t.text for t in transcriber.transcribe_many(clips * 3, options)
+        )
+    )
+    beside.start()
+    together_live = live()
+    beside.join()
+    assert together_live == alone_live and french == alone_french
+    assert alone_live[-1]["text"] and any(alone_french)

@@ -251,3 +251,30 @@ def test_a_search_ending_inside_a_word_writes_no_half_word(lm_folder: Path) -> N
     cut_short = np.concatenate([frames(["T", "H", "E", "|", "C", "A", "T", "|"]), c_to_the_end])
     assert text(best_path(cut_short)) == "THE CAT C"  # (what the frames alone say)
     assert text(BeamSearch(read_language_model(lm_folder), VOCABULARY)(cut_short)) == "THE CAT"
+
+
+def test_stderr_is_left_alone_while_other_threads_run() -> None:
+    """KenLM's progress bar is hidden by pointing fd 2 at /dev/null, which is the whole
+    process's: only done while no other thread could lose its errors there."""
+    import os
+    import threading
+
+    from wav2text import lm
+
+    def target() -> tuple[int, int]:
+        stat = os.fstat(2)
+        return stat.st_dev, stat.st_ino
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with lm._quiet_stderr():
+            during_threads = target()
+    finally:
+        stop.set()
+        other.join()
+    assert during_threads == target()
+    if threading.active_count() == 1:  # the negative control: alone, it is silenced
+        with lm._quiet_stderr():
+            assert target() != during_threads

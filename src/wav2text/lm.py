@@ -327,7 +327,12 @@ def spell_words(words: tuple[str, ...], vocab: Vocabulary) -> dict[str, list[int
 
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 (C++ libraries write there, below Python's sys.stderr)."""
+    """Silence file descriptor 2 (C++ libraries write there, below Python's sys.stderr),
+    but only while this is the process's one thread: fd 2 is the whole process's, and
+    another thread's errors must not vanish meanwhile (then KenLM's bar shows instead)."""
+    if threading.active_count() > 1:
+        yield
+        return
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:

@@ -6,6 +6,7 @@ import functools
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,14 @@ from .runtime import Forward, TorchForward, exported_forward
 _MAX_RECEPTIVE_FIELD = 1 << 14  # samples searched for the shortest input giving one frame
 
 _TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class Language:
+    """What one call runs in: a language code (None: a one-language model) and its tokens."""
+
+    code: str | None
+    vocab: Vocabulary
 
 
 class CTCModel:
@@ -51,10 +60,13 @@ class CTCModel:
         self.vocab = _vocabulary(tokenizer)
         self.tokenizer, self.revision = tokenizer, revision
         self.languages = _languages(model, tokenizer)  # a multilingual adapter model's (MMS)
+        # What a call that names no language runs in; never switched by a call: each call
+        # holds its own Language, and the forward pass loads its adapter under the lock.
         self.language: str | None = (
             getattr(tokenizer, "target_lang", None) if self.languages else None
         )
-        self.loaded_language = self.language  # what a call that names none runs in
+        self._adapter = self.language  # the adapter the weights hold now (guarded by lock)
+        self._vocabularies = {self.language: self.vocab}
         # One forward pass at a time: callers on several threads (live streams beside file
         # requests) interleave pass by pass instead of contending inside one.
         self.lock = threading.Lock()
@@ -68,25 +80,25 @@ class CTCModel:
             else (DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S)
         )
 
-    def use_language(self, requested: str | None) -> None:
-        """Switch a multilingual adapter model to another language: adapter and vocabulary.
-        None: back to the language it was loaded with (no-op for a one-language model)."""
+    def in_language(self, requested: str | None) -> Language:
+        """The language a call runs in, with its vocabulary (None: the one it was loaded
+        in). Nothing shared changes: passes pass the code to `log_probs_batch`."""
         if requested is None:
-            if self.language != self.loaded_language:
-                self.use_language(self.loaded_language)
-            return
+            return Language(self.language, self.vocab)
         if not self.languages:
             raise OptionsError(_one_language(self.name, requested))
         code = language_code(requested, self.languages, self.name)
-        if code == self.language:
-            return
+        if code != self.language:
+            self._check_switchable(code)
+        with self.lock:
+            if code not in self._vocabularies:
+                self.tokenizer.set_target_lang(code)  # read here only, under the lock
+                self._vocabularies[code] = _vocabulary(self.tokenizer)
+        return Language(code, self._vocabularies[code])
+
+    def _check_switchable(self, code: str) -> None:
         fixed = (
-            "an int8-quantised model"
-            if not isinstance(
-                self.model.lm_head,
-                torch.nn.Linear,  # int8: quantised at load
-            )
-            else None
+            None if isinstance(self.model.lm_head, torch.nn.Linear) else "an int8-quantised model"
         )
         if self.runtime != "torch":
             fixed = f"a model exported to {self.runtime}"
@@ -95,9 +107,14 @@ class CTCModel:
                 f"{fixed} keeps the language it was loaded with ({self.language}); "
                 f"load it with language={code!r} (--language {code}) instead"
             )
+
+    def _activate(self, code: str | None) -> None:
+        """The weights to `code`'s adapter (caller holds the lock). Calls that alternate
+        languages reload an adapter per pass: transformers reads it from its cache."""
+        if code is None or code == self._adapter:
+            return
         _load_language(self.model, self.tokenizer, code, self.name, self.revision)
-        self.vocab = _vocabulary(self.tokenizer)
-        self.language = code
+        self._adapter = code
 
     @property
     def device(self) -> torch.device:
@@ -107,10 +124,12 @@ class CTCModel:
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
-    @property
-    def output_size(self) -> int:
-        """Log-probabilities per frame: the CTC head's outputs (the vocabulary, or more)."""
+    def output_size(self, language: Language) -> int:
+        """Log-probabilities per frame: the CTC head's outputs (the vocabulary, or more); a
+        multilingual model's head is its language's vocabulary."""
         head = getattr(self.model, "lm_head", None)
+        if self.languages:
+            return len(language.vocab.tokens)
         return int(getattr(head, "out_features", 0) or len(self.vocab.tokens))
 
     @property
@@ -125,9 +144,12 @@ class CTCModel:
         """(frames, vocab) float32 log-probabilities for mono samples at the model's rate."""
         return self.log_probs_batch([samples])[0]
 
-    def log_probs_batch(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """log_probs of several inputs in one forward pass; each result has exactly the
-        frames the input alone would give. Unequal lengths need `pads_safely`."""
+    def log_probs_batch(
+        self, batch: Sequence[np.ndarray], language: str | None = None
+    ) -> list[np.ndarray]:
+        """log_probs of several inputs in one forward pass, in `language` (a code from
+        `in_language`; None: the loaded one); each result has exactly the frames the input
+        alone would give. Unequal lengths need `pads_safely`."""
         if len({len(x) for x in batch}) > 1 and not self.pads_safely:
             raise ValueError("this model cannot batch inputs of different lengths")
         with warnings.catch_warnings():  # a 1-frame log-mel input has no variance: NaN
@@ -144,6 +166,7 @@ class CTCModel:
             for key, value in features.items()
         }
         with self.lock:
+            self._activate(language or self.language)
             logits = self.forward(inputs)
         lengths = self._output_lengths(features.get("attention_mask"), logits.shape[:2])
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()

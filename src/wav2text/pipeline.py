@@ -24,7 +24,7 @@ from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .estimation.decide import decide_rate
 from .job import END, Frames, Item, Job
 from .lm import load_beam_search
-from .model import CTCModel, load_model
+from .model import CTCModel, Language, load_model
 from .options import ModelOptions, TranscribeOptions
 from .prefetch import prefetch
 from .rate import resample_stream
@@ -65,6 +65,7 @@ class _Mode:
     frames: Callable[[], Frames]
     decode: Callable[[np.ndarray], Any]
     silence: Callable[[int], Any]
+    language: Language  # the call's, passed to every forward pass
 
 
 ALIGNED = "forced alignment"  # Transcript.decoder of Transcriber.align
@@ -113,25 +114,22 @@ class Transcriber:
         it (the others carry on). Segments of consecutive inputs share forward passes when
         options.batch_size > 1, so many short files fill batches too."""
         options = options or TranscribeOptions()
-        self.model.use_language(options.language)  # None: the language it was loaded in
+        language = self.model.in_language(options.language)  # None: the one it was loaded in
         if self.beam:
-            self.beam.check_vocabulary(self.model.vocab)
+            self.beam.check_vocabulary(language.vocab)
         if options.channels == "split":
             for source in sources:
                 yield self._split(source, options)
-                self.model.use_language(options.language)
             return
         yield from self._outcomes((_Input(source, options) for source in sources), options)
 
     def _outcomes(
         self, inputs: Iterable[_Input], options: TranscribeOptions
     ) -> Iterator[Transcript | Exception]:
-        mode = self._transcribing()
+        mode = self._transcribing(self.model.in_language(options.language))
         for job, item in self._decided(self._stream(inputs, mode), options.batch_size, mode):
             if item is END:
-                yield self._outcome(job)
-                # While this iterator waited, another on the same model may have switched it.
-                self.model.use_language(options.language)
+                yield self._outcome(job, mode.language)
 
     def _split(self, source: Source, options: TranscribeOptions) -> Transcript | Exception:
         """One transcript per distinct channel, merged (wav2text.channels)."""
@@ -223,50 +221,50 @@ class Transcriber:
         lengths = [len(pieces[i].samples) for i in audible]
         for batch in batches_by_length(lengths, batch_size, self.model.pads_safely):
             chosen = [audible[b] for b in batch]
-            outcomes = self._forward([pieces[i] for i in chosen], mode.decode)
+            outcomes = self._forward([pieces[i] for i in chosen], mode)
             for i, decision in zip(chosen, outcomes, strict=True):
                 decisions[i] = decision
         return decisions
 
-    def _forward(
-        self, pieces: list[Piece], decode: Callable[[np.ndarray], Any]
-    ) -> list[Any | Exception]:
+    def _forward(self, pieces: list[Piece], mode: _Mode) -> list[Any | Exception]:
         """One forward pass and decoding over pieces; if it raises, each piece alone, so
         that the error lands on the input it belongs to (out of memory on one long piece,
         a model bug on one odd length) and the others' pieces are decided."""
         try:
-            outputs = self.model.log_probs_batch([p.samples for p in pieces])
-            return [decode(output) for output in outputs]
+            outputs = self.model.log_probs_batch([p.samples for p in pieces], mode.language.code)
+            return [mode.decode(output) for output in outputs]
         except Exception as err:
             if len(pieces) == 1:
                 return [err]
-            return [self._forward([piece], decode)[0] for piece in pieces]
+            return [self._forward([piece], mode)[0] for piece in pieces]
 
-    def _outcome(self, job: Job) -> Transcript | Exception:
+    def _outcome(self, job: Job, language: Language) -> Transcript | Exception:
         if job.error is not None:
             return job.error
         try:
-            return self._finish(job, job.options)
+            return self._finish(job, language)
         except Exception as err:  # a bug on this input's path: its outcome, not the run's
             return err
 
-    def _finish(self, job: Job, options: TranscribeOptions) -> Transcript:
+    def _finish(self, job: Job, language: Language) -> Transcript:
         assert isinstance(job.stitcher, Stitcher)
         ids, probs = job.stitcher.arrays()
-        model = self.model
-        words = words_of(ids, probs, model.vocab, model.frame_seconds, options.char_timestamps)
-        return self._transcript(job, words, options, [_no_speech(job, options)], self.decoder)
+        options, seconds = job.options, self.model.frame_seconds
+        words = words_of(ids, probs, language.vocab, seconds, options.char_timestamps)
+        notes = [_no_speech(job, options)]
+        return self._transcript(job, words, language, notes, self.decoder)
 
     def _transcript(
         self,
         job: Job,
         words: tuple[Word, ...],
-        options: TranscribeOptions,
+        language: Language,
         warnings: Iterable[str | None],
         decoder: str,
     ) -> Transcript:
         """A finished job's words, with the facts of its audio and what was noticed."""
         assert job.rate is not None and job.counter is not None
+        options = job.options
         audio, estimate, check = job.rate.audio, job.rate.estimate, job.rate.check
         assert audio.rate is not None  # samples were read, so it was decided
         duration = job.counter.count / audio.rate
@@ -288,7 +286,7 @@ class Transcriber:
             model=self.model.name,
             warnings=tuple(w for w in noticed if w),
             decoder=decoder,
-            language=self.model.language,
+            language=language.code,
         )
 
     def align(
@@ -299,18 +297,17 @@ class Transcriber:
         word's confidence its alignment score. Warnings name words the audio hardly holds,
         words the model cannot spell, and speech the text does not cover."""
         options = options or TranscribeOptions()
-        self.model.use_language(options.language)
-        vocab = self.model.vocab
-        words = reference(text, vocab)
-        mode = self._aligning()
+        language = self.model.in_language(options.language)
+        words = reference(text, language.vocab)
+        mode = self._aligning(language)
         for job, item in self._decided(self._stream([_Input(source, options)], mode), 1, mode):
             if item is END:
                 if job.error is not None:
                     raise job.error
                 assert isinstance(job.stitcher, LogProbStitcher)
                 log_probs = job.stitcher.array(self._frames_heard(job))
-                found = align_words(log_probs, words, vocab, self.model.frame_seconds)
-                return self._transcript(job, found.words, options, found.warnings, ALIGNED)
+                found = align_words(log_probs, words, language.vocab, self.model.frame_seconds)
+                return self._transcript(job, found.words, language, found.warnings, ALIGNED)
         raise AssertionError("the stream ends with its job's END")
 
     def _frames_heard(self, job: Job) -> int:
@@ -319,15 +316,15 @@ class Transcriber:
         at_model_rate = job.counter.count * self.model.sampling_rate / job.rate.audio.rate
         return round(at_model_rate) // self.model.hop
 
-    def _aligning(self) -> _Mode:
+    def _aligning(self, language: Language) -> _Mode:
         """Each piece's log-probabilities kept, for the aligner to read whole."""
-        vocab, hop = self.model.vocab, self.model.hop
-        width = self.model.output_size  # the head's outputs: the vocabulary, or more
+        vocab, hop = language.vocab, self.model.hop
+        width = self.model.output_size(language)  # the head's outputs: the vocabulary, or more
 
         def frames() -> LogProbStitcher:
             return LogProbStitcher(hop, vocab.blank, width)
 
-        return _Mode(frames, lambda log_probs: log_probs, frames().silence)
+        return _Mode(frames, lambda log_probs: log_probs, frames().silence, language)
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
         """The window geometry this model runs with under these options."""
@@ -355,16 +352,18 @@ class Transcriber:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
         self._check_length(counted.count)
 
-    def decide(self, piece: Piece) -> Decision:
-        """One piece's frame decisions, as transcribe makes them (silent: blank)."""
-        (decision,) = self._decide([piece], 1, self._transcribing())
+    def decide(self, piece: Piece, language: Language | None = None) -> Decision:
+        """One piece's frame decisions, as transcribe makes them (silent: blank), in
+        `language` (from `model.in_language`; None: the one the model was loaded in)."""
+        mode = self._transcribing(language or self.model.in_language(None))
+        (decision,) = self._decide([piece], 1, mode)
         if isinstance(decision, Exception):
             raise decision
         return decision
 
-    def _transcribing(self) -> _Mode:
+    def _transcribing(self, language: Language) -> _Mode:
         """Each piece's frames decided (greedy or beam search) as soon as it is run."""
-        vocab = self.model.vocab
+        vocab = language.vocab
 
         def blank(n_frames: int) -> Decision:
             return np.full(n_frames, vocab.blank), np.ones(n_frames, dtype=np.float32)
@@ -373,6 +372,7 @@ class Transcriber:
             lambda: Stitcher(self.model.hop, vocab.blank, vocab.delimiter),
             self.beam or best_path,
             blank,
+            language,
         )
 
     def _check_length(self, n_samples: int) -> None:

@@ -10,7 +10,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -253,9 +253,8 @@ def write_atomic(
     output gets the mode a plain open() would give it (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name[:_PART_PREFIX_CHARS]}."
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=PART)
+    handle, temp = _new_part(path.parent / prefix)
     try:
-        os.chmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
             writer(fmt, layout).write(transcript, file)
         os.replace(temp, path)
@@ -264,10 +263,15 @@ def write_atomic(
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _new_part(prefix: Path) -> tuple[int, str]:
+    """A new temporary file `prefix` + a random name + PART, created with mode 0666 so the
+    kernel applies the umask as open() would (nothing process-wide is read or changed)."""
+    while True:
+        name = f"{prefix}{secrets.token_hex(6)}{PART}"
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        except FileExistsError:
+            continue
 
 
 def stale_parts(path: Path) -> list[Path]:

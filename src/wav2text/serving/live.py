@@ -30,7 +30,9 @@ import numpy as np
 from ..audio import audio_info, open_audio, to_mono
 from ..ctc import best_path, words_of
 from ..errors import OptionsError
+from ..model import Language
 from ..options import RawFormat, TranscribeOptions
+from ..pipeline import Transcriber
 from ..prefetch import prefetch
 from ..rate import resample_stream, valid_rate
 from ..results import Word
@@ -67,7 +69,7 @@ class LiveStream:
 
     def __init__(
         self,
-        transcriber: Any,
+        transcriber: Transcriber,
         audio: LiveFormat,
         options: TranscribeOptions | None = None,
         emit: Callable[[Event], None] = lambda _event: None,
@@ -76,6 +78,7 @@ class LiveStream:
         raw = RawFormat(audio.sample_format, audio.channels)
         base = options or TranscribeOptions()
         self.options = replace(base, raw=raw, sample_rate=audio.sample_rate, segmentation="vad")
+        self.language = transcriber.model.in_language(self.options.language)
         self._reader = _QueueReader()
         self.received_bytes = 0
         self.closed_at: float | None = None
@@ -107,8 +110,8 @@ class LiveStream:
         blocks = resample_stream(to_mono(opened), self.audio.sample_rate, model.sampling_rate)
         scored = prefetch(speech_probabilities(blocks, model.sampling_rate), depth=64)
         plan = self.transcriber.cut_plan(self.options)
-        finals = _Finals(self.transcriber, self.emit)
-        partials = _Partials(self.transcriber, self.emit, finals)
+        finals = _Finals(self.transcriber, self.language, self.emit)
+        partials = _Partials(self.transcriber, self.language, self.emit, finals)
         for piece in speech_cuts(partials.tap(scored), plan, model.sampling_rate, VAD_FRAME_S):
             finals.add(piece)
         finals.finish()
@@ -123,16 +126,18 @@ class LiveStream:
 class _Finals:
     """A stream's frame decisions, stitched as offline, handed out word by word."""
 
-    def __init__(self, transcriber: Any, emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self, transcriber: Transcriber, language: Language, emit: Callable[[Event], None]
+    ) -> None:
         model = transcriber.model
-        self.transcriber, self.emit = transcriber, emit
-        self.vocab, self.frame_s = model.vocab, model.frame_seconds
-        self.stitcher = Stitcher(model.hop, model.vocab.blank, model.vocab.delimiter)
+        self.transcriber, self.language, self.emit = transcriber, language, emit
+        self.vocab, self.frame_s = language.vocab, model.frame_seconds
+        self.stitcher = Stitcher(model.hop, self.vocab.blank, self.vocab.delimiter)
         self.words: list[Word] = []
         self.heard_sample = 0  # model-rate samples up to the end of the last final
 
     def add(self, piece: Piece) -> None:
-        self.stitcher.add(piece, self.transcriber.decide(piece))
+        self.stitcher.add(piece, self.transcriber.decide(piece, self.language))
         pending = self._pending()
         if piece.ends_in_pause:
             self._hand_out(pending, self.stitcher.done)
@@ -159,9 +164,15 @@ class _Finals:
 class _Partials:
     """Runs the model over speech not yet final, as the audio passes on to the VAD cuts."""
 
-    def __init__(self, transcriber: Any, emit: Callable[[Event], None], finals: _Finals) -> None:
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        language: Language,
+        emit: Callable[[Event], None],
+        finals: _Finals,
+    ) -> None:
         model = transcriber.model
-        self.model, self.emit, self.finals = model, emit, finals
+        self.model, self.language, self.emit, self.finals = model, language, emit, finals
         self.decode = transcriber.beam or best_path
         self.rate = model.sampling_rate
         self.recent: deque[np.ndarray] = deque()  # the last PARTIAL_WINDOW_S of audio
@@ -203,9 +214,10 @@ class _Partials:
         audio = np.concatenate(self.recent)[start - self.recent_start :]
         if len(audio) < self.model.min_samples:
             return
-        ids, probs = self.decode(self.model.log_probs(audio))
-        first = start // self.model.hop
-        words = words_of(ids, probs, self.model.vocab, self.model.frame_seconds, first_frame=first)
+        (log_probs,) = self.model.log_probs_batch([audio], self.language.code)
+        ids, probs = self.decode(log_probs)
+        first, seconds = start // self.model.hop, self.model.frame_seconds
+        words = words_of(ids, probs, self.language.vocab, seconds, first_frame=first)
         text = " ".join(w.text for w in words)
         if text and text != self.shown:
             self.shown = text

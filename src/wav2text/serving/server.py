@@ -123,12 +123,11 @@ def create_app(
             return _error(str(error))
         with model_turn():  # the upload is spooled to disk past 1 MB and decoded from there
             outcome = _transcribe(transcriber, file.file, replace(request_options, language=chosen))
-            ran_in = transcriber.model.language  # (the next request may switch it)
         if isinstance(outcome, Response):
             return outcome
         if stream:
             return _events(outcome)
-        return _respond(replace(outcome, language=ran_in or language), writer)
+        return _respond(replace(outcome, language=outcome.language or language), writer)
 
     return app
 
