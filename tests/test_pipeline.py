@@ -460,3 +460,26 @@ def test_progress_is_reported_as_the_audio_is_read(tiny: Transcriber, tmp_path: 
     tiny.transcribe(wav, TranscribeOptions(progress=lambda done, total: said.append((done, total))))
     assert len(said) >= 3 and said[-1] == (12.0, 12.0)
     assert [d for d, _ in said] == sorted(d for d, _ in said)
+
+
+@pytest.mark.parametrize("segmentation", ["vad", "window"])
+def test_transcribe_stream_hands_out_each_word_once_as_transcribe_has_it(
+    segmentation: str,
+) -> None:
+    """The words handed out while an input is decided are exactly its transcript's words,
+    in order, in more than one tuple (the sample twice, with a pause, in 4-s windows)."""
+    from wav2text import BUNDLED_MODEL, Transcript
+    from wav2text.audio import open_audio, to_mono
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "conscience_rms_48k_stereo.opus"
+    opened = open_audio(sample)
+    one = np.concatenate(list(to_mono(opened)))
+    audio = np.concatenate([one, np.zeros(opened.rate or 0, np.float32), one])
+    transcriber = Transcriber(BUNDLED_MODEL)
+    options = TranscribeOptions(
+        sample_rate=opened.rate, segmentation=segmentation, chunk_length_s=4, stride_length_s=1
+    )
+    *told, transcript = transcriber.transcribe_stream(audio, options)
+    assert isinstance(transcript, Transcript) and len(told) > 1
+    assert [w for words in told for w in words] == list(transcript.words)
+    assert transcript == transcriber.transcribe(audio, options)

@@ -18,9 +18,12 @@ from fastapi.testclient import TestClient
 
 from conftest import ffmpeg, free_port, noisy_tone, serving
 from wav2text import BUNDLED_MODEL, Transcriber
+from wav2text.audio import open_audio, to_mono
 from wav2text.options import ServerLimits
 from wav2text.serving.server import create_app, server_config
 from wav_files import write_s16_wav
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "conscience_rms_48k_stereo.opus"
 
 KEY = "sk-test-0123456789"
 
@@ -126,6 +129,41 @@ def test_stream_true_gets_openais_events(demo: Transcriber, clip: Path) -> None:
     assert [e.type for e in events][-1] == "transcript.text.done"
     assert events[-1].text == expected.text
     assert "".join(e.delta for e in events[:-1]) == expected.text
+
+
+def test_stream_true_sends_words_before_the_file_is_done(demo: Transcriber, tmp_path: Path) -> None:
+    """A long upload (the sample 12 times, with pauses) over a real server: the first delta
+    arrives while forward passes are still to come, and the deltas add up to the text."""
+    opened = open_audio(SAMPLE)
+    one = (np.concatenate(list(to_mono(opened))) * 32767).astype(np.int16)
+    rate = opened.rate
+    assert rate
+    long_file = write_s16_wav(tmp_path / "long.wav", [one, np.zeros(2 * rate, np.int16)] * 12, rate)
+    expected = demo.transcribe(long_file).text
+    passes: list[int] = []
+    forward = demo.model.log_probs_batch
+
+    def counted(*args: object, **kwargs: object) -> list[np.ndarray]:
+        passes.append(1)
+        return forward(*args, **kwargs)  # type: ignore[arg-type]
+
+    demo.model.log_probs_batch = counted  # type: ignore[method-assign]
+    try:
+        with serving(create_app(demo)) as port, long_file.open("rb") as file:
+            events, passes_at_first_delta = [], None
+            url = f"http://127.0.0.1:{port}/v1/audio/transcriptions"
+            fields = {"stream": "true"}
+            with httpx.stream("POST", url, files={"file": file}, data=fields, timeout=60) as got:
+                for line in got.iter_lines():
+                    if line.startswith("data: "):
+                        events.append(json.loads(line[6:]))
+                        passes_at_first_delta = passes_at_first_delta or len(passes)
+    finally:
+        del demo.model.log_probs_batch
+    deltas = [e["delta"] for e in events if e["type"] == "transcript.text.delta"]
+    assert events[-1] == {"type": "transcript.text.done", "text": expected}
+    assert "".join(deltas) == expected and len(deltas) > 2
+    assert passes_at_first_delta is not None and passes_at_first_delta < len(passes) / 2
 
 
 def test_audio_past_the_limit_stops_early(demo: Transcriber, tmp_path: Path) -> None:

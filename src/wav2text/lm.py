@@ -328,9 +328,10 @@ def spell_words(words: tuple[str, ...], vocab: Vocabulary) -> dict[str, list[int
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Silence file descriptor 2 (C++ libraries write there, below Python's sys.stderr),
-    but only while this is the process's one thread: fd 2 is the whole process's, and
+    but only while no other thread runs: fd 2 is the whole process's, and
     another thread's errors must not vanish meanwhile (then KenLM's bar shows instead)."""
-    if threading.active_count() > 1:
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    if any(t.name != "tqdm_monitor" for t in others):  # tqdm's sleeps; it never writes fd 2
         yield
         return
     saved = os.dup(2)

@@ -19,7 +19,7 @@ from .align import reference
 from .audio import Source, audio_info, open_with, to_mono
 from .blocks import SampleCounter, bounded, reported
 from .channels import distinct_channels, merged
-from .ctc import best_path, words_of
+from .ctc import Vocabulary, best_path, words_of
 from .errors import AudioTooShortError, EmptyAudioError, OptionsError
 from .estimation.decide import decide_rate
 from .job import END, Frames, Item, Job
@@ -123,6 +123,34 @@ class Transcriber:
             return
         yield from self._outcomes((_Input(source, options) for source in sources), options)
 
+    def transcribe_stream(
+        self, source: Source, options: TranscribeOptions | None = None
+    ) -> Generator[tuple[Word, ...] | Transcript, None, None]:
+        """One input's words as they are decided, a tuple at a time, in order, then its
+        whole Transcript (whose words are theirs). An error raises where it happens: before
+        the first words for one opening or decoding the input. channels="split" decides
+        every channel before it merges them, so it yields the Transcript alone."""
+        options = options or TranscribeOptions()
+        if options.channels == "split":
+            yield self.transcribe(source, options)
+            return
+        language = self.model.in_language(options.language)
+        if self.beam:
+            self.beam.check_vocabulary(language.vocab)
+        mode = self._transcribing(language)
+        told = _Told(language.vocab, self.model.frame_seconds)
+        stream = self._stream([_Input(source, options)], mode)
+        for job, item in self._decided(stream, options.batch_size, mode):
+            if item is END:
+                outcome = self._outcome(job, language)
+                if isinstance(outcome, Exception):
+                    raise outcome
+                yield outcome
+            elif isinstance(item, Piece) and not job.failed:
+                assert isinstance(job.stitcher, Stitcher)
+                if words := told.final_words(job.stitcher, item.ends_in_pause):
+                    yield words
+
     def _outcomes(
         self, inputs: Iterable[_Input], options: TranscribeOptions
     ) -> Iterator[Transcript | Exception]:
@@ -198,7 +226,9 @@ class Transcriber:
     ) -> Iterator[tuple[Job, Item]]:
         """The stream, each piece's frames added to its job before it passes on; forward
         passes batch pieces of similar length among a few batches' worth of the stream."""
-        for group in _groups(stream, batch_size * LOOKAHEAD_BATCHES):
+        # one piece alone needs no company of its length: decided (and told) as it comes
+        lookahead = batch_size * LOOKAHEAD_BATCHES if batch_size > 1 else 1
+        for group in _groups(stream, lookahead):
             pieces = [
                 (i, piece)
                 for i, (job, piece) in enumerate(group)
@@ -389,6 +419,28 @@ class Transcriber:
                 f"({self.model.min_samples / rate * 1000:.1f} ms) to make one frame, and no "
                 "word fits in less; pass a longer recording"
             )
+
+
+class _Told:
+    """How far an input's words have been handed out while it is decided: each word once,
+    once a word delimiter after it shows it has ended (the last one waits, unless its
+    piece ended in a pause). The path is read again from the waiting word's first letter,
+    so the words handed out are those the whole path gives."""
+
+    def __init__(self, vocab: Vocabulary, frame_s: float) -> None:
+        self.vocab, self.frame_s, self.frame = vocab, frame_s, 0
+
+    def final_words(self, stitcher: Stitcher, paused: bool) -> tuple[Word, ...]:
+        ids, probs = stitcher.arrays()
+        start = self.frame - stitcher.taken
+        words = words_of(ids[start:], probs[start:], self.vocab, self.frame_s, False, self.frame)
+        if paused:
+            self.frame = stitcher.done
+            return words
+        if not words:
+            return words
+        self.frame = round(words[-1].start / self.frame_s)  # the last word may go on
+        return words[:-1]
 
 
 def transcribe(

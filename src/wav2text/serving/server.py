@@ -12,17 +12,18 @@ Needs the `server` extra: `pip install 'wav2text[server]'`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -121,12 +122,13 @@ def create_app(
             chosen = _language(transcriber, language)
         except OptionsError as error:
             return _error(str(error))
+        request_options = replace(request_options, language=chosen)
+        if stream:
+            return _streamed(transcriber, file.file, request_options, model_turn)
         with model_turn():  # the upload is spooled to disk past 1 MB and decoded from there
-            outcome = _transcribe(transcriber, file.file, replace(request_options, language=chosen))
+            outcome = _transcribe(transcriber, file.file, request_options)
         if isinstance(outcome, Response):
             return outcome
-        if stream:
-            return _events(outcome)
         return _respond(replace(outcome, language=outcome.language or language), writer)
 
     return app
@@ -222,15 +224,42 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def _events(transcript: Transcript) -> Response:
-    """stream=true: OpenAI's transcription events, a delta per segment, then done."""
-    lines = [
-        json.dumps({"type": "transcript.text.delta", "delta": (" " if i else "") + s.text})
-        for i, s in enumerate(transcript.segments)
-    ]
-    lines.append(json.dumps({"type": "transcript.text.done", "text": transcript.text}))
-    body = "".join(f"data: {line}\n\n" for line in lines)
-    return Response(body, media_type="text/event-stream")
+def _streamed(
+    transcriber: Transcriber, upload: BinaryIO, options: TranscribeOptions, turn: _ModelTurn
+) -> Response:
+    """stream=true: OpenAI's transcription events, a delta as each run of words is decided,
+    then done. The model's turn is held until the last event; an error before the first
+    words is an HTTP error, one after them an error event."""
+    held = ExitStack()
+    held.enter_context(turn())
+    items = transcriber.transcribe_stream(upload, options)
+    try:
+        first = next(items)
+    except Exception as error:
+        held.close()
+        return _failure(error)
+
+    def events() -> Iterator[str]:
+        told = False
+        try:
+            for item in itertools.chain([first], items):
+                if isinstance(item, Transcript):
+                    yield _event({"type": "transcript.text.done", "text": item.text})
+                else:
+                    delta = (" " if told else "") + " ".join(w.text for w in item)
+                    told = True
+                    yield _event({"type": "transcript.text.delta", "delta": delta})
+        except Exception as error:
+            yield _event({"type": "error", "error": _failure_parts(error)[1]["error"]})
+        finally:
+            items.close()
+            held.close()
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _event(body: dict[str, Any]) -> str:
+    return f"data: {json.dumps(body)}\n\n"
 
 
 def _field(name: str, text: str) -> int | Literal["auto"]:
@@ -261,14 +290,25 @@ def _transcribe(
 ) -> Transcript | Response:
     try:
         return transcriber.transcribe(upload, options)
-    except AudioTooLongError as error:
-        return _error(reason(error), status=413, param="file")
-    except TimeLimitError as error:
-        return _error(reason(error), status=503, kind="server_error")
-    except Wav2TextError as error:
-        return _error(reason(error), param="file")
-    except Exception as error:  # a bug: say so, keep serving
-        return _error(reason(error), status=500, kind="server_error")
+    except Exception as error:
+        return _failure(error)
+
+
+def _failure(error: Exception) -> JSONResponse:
+    """An input's failure as the HTTP error it is (a bug: 500, and the server goes on)."""
+    status, body = _failure_parts(error)
+    return JSONResponse(body, status_code=status)
+
+
+def _failure_parts(error: Exception) -> tuple[int, dict[str, Any]]:
+    status, kind, param = 500, "server_error", None  # a bug: say so, keep serving
+    if isinstance(error, AudioTooLongError):
+        status, kind, param = 413, "invalid_request_error", "file"
+    elif isinstance(error, TimeLimitError):
+        status = 503
+    elif isinstance(error, Wav2TextError):
+        status, kind, param = 400, "invalid_request_error", "file"
+    return status, {"error": {"message": reason(error), "type": kind, "param": param, "code": None}}
 
 
 def _respond(transcript: Transcript, writer: Writer) -> Response:
