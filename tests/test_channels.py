@@ -89,9 +89,9 @@ def count_passes(transcriber: Transcriber) -> list[int]:
     calls: list[int] = []
     forward = transcriber.model.log_probs_batch
 
-    def counted(batch: list) -> list:
+    def counted(batch: list, language: str | None = None) -> list:
         calls.append(len(batch))
-        return forward(batch)
+        return forward(batch, language)
 
     transcriber.model.log_probs_batch = counted  # type: ignore[method-assign]
     return calls

@@ -4,7 +4,7 @@ transcribe_many, in the local batch runner, and on Ray."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +13,11 @@ import ray
 
 from conftest import noisy_tone
 from tiny_models import make_model
-from wav2text import ModelOptions, TranscribeOptions, Transcriber
+from wav2text import ModelOptions, TranscribeOptions, Transcriber, passes
 from wav2text.batch import Sink, run_batch
 from wav2text.cluster import RayOptions, TranscribeWorker, drive, start_workers
-from wav2text.pipeline import Decision
+from wav2text.model import CTCModel
+from wav2text.passes import Decision, Mode
 from wav2text.segments import Piece
 from wav_files import write_s16_wav
 
@@ -35,11 +36,13 @@ def poison(transcriber: Transcriber, n_samples: int) -> list[int]:
     forward = model.log_probs_batch
     sizes: list[int] = []
 
-    def log_probs_batch(batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def log_probs_batch(
+        batch: Sequence[np.ndarray], language: str | None = None
+    ) -> list[np.ndarray]:
         sizes.append(len(batch))
         if any(len(x) == n_samples for x in batch):
             raise RuntimeError(MESSAGE)
-        return forward(batch)
+        return forward(batch, language)
 
     model.log_probs_batch = log_probs_batch  # type: ignore[method-assign]
     return sizes
@@ -100,16 +103,14 @@ def test_negative_control_without_the_retry_the_whole_batch_fails(
     """Tie the error to the whole pass instead of retrying piece by piece: every input of
     the batch fails, which the first test would catch."""
 
-    def forward(
-        self: Transcriber, pieces: list[Piece], decode: Callable[[np.ndarray], Decision]
-    ) -> list[Decision | Exception]:
+    def forward(pieces: list[Piece], model: CTCModel, mode: Mode) -> list[Decision | Exception]:
         try:
-            outputs = self.model.log_probs_batch([p.samples for p in pieces])
+            outputs = model.log_probs_batch([p.samples for p in pieces])
         except Exception as err:
             return [err] * len(pieces)
-        return [decode(o) for o in outputs]
+        return [mode.decode(o) for o in outputs]
 
-    monkeypatch.setattr(Transcriber, "_forward", forward)
+    monkeypatch.setattr(passes, "forward", forward)
     poison(transcriber, n_samples(POISONED))
     outcomes = list(transcriber.transcribe_many(paths, OPTIONS))
     assert all(isinstance(o, RuntimeError) for o in outcomes)
@@ -144,10 +145,12 @@ def test_on_ray_the_input_fails_and_the_worker_lives(
             super().__init__(model)
             forward = self.transcriber.model.log_probs_batch
 
-            def log_probs_batch(batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+            def log_probs_batch(
+                batch: Sequence[np.ndarray], language: str | None = None
+            ) -> list[np.ndarray]:
                 if any(len(x) == poisoned_length for x in batch):
                     raise RuntimeError(MESSAGE)
-                return forward(batch)
+                return forward(batch, language)
 
             self.transcriber.model.log_probs_batch = log_probs_batch  # type: ignore[method-assign]
 

@@ -25,7 +25,7 @@ from wav2text import (
     TruncatedAudioError,
     UnknownSampleRateError,
 )
-from wav2text.pipeline import SILENCE_PEAK
+from wav2text.passes import SILENCE_PEAK
 
 VARIANTS = {
     "wav2vec2-group-norm": dict(arch="wav2vec2"),

@@ -249,7 +249,9 @@ def test_vad_gives_the_window_transcript_with_half_the_audio(
     model = bundled.model  # type: ignore[attr-defined]
     forward = model.log_probs_batch
     monkeypatch.setattr(
-        model, "log_probs_batch", lambda batch: seen.extend(map(len, batch)) or forward(batch)
+        model,
+        "log_probs_batch",
+        lambda batch, language=None: seen.extend(map(len, batch)) or forward(batch, language),
     )
     vad = bundled.transcribe(audio, TranscribeOptions(sample_rate=RATE))  # type: ignore[attr-defined]
     vad_samples, seen[:] = sum(seen), []
