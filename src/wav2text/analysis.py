@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .audio import DecodedAudio, Source, audio_info, open_with
+from .channels import SAME_DB
 from .errors import UnknownSampleRateError
 from .estimation.decide import decide_rate
 from .estimation.estimator import RateCheck
@@ -26,7 +27,6 @@ from .model import CTCModel
 from .options import TranscribeOptions
 
 CLIP_LEVEL = 0.999
-SAME_CHANNEL_DB = -40.0  # difference energy below this (relative) = the same signal
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def _summary(
     identical = None
     if audio.channels > 1:
         reference = meter.power[0] + 1e-20
-        identical = bool(all(_db(d / reference) < SAME_CHANNEL_DB for d in meter.difference[1:]))
+        identical = bool(all(_db(d / reference) < SAME_DB for d in meter.difference[1:]))
     return Analysis(
         container=audio.container,
         codec=audio.codec,

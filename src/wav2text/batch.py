@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from tqdm import tqdm
 
 from .errors import OptionsError, about, reason
-from .options import AUDIO_SUFFIXES, TranscribeOptions
+from .options import TranscribeOptions
 from .results import Transcript
 from .writers import CueLayout, output_paths, stale_parts, write_outputs, writer
 
@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from .pipeline import Transcriber
 
 STDIN = "-"
+
+# What a directory's audio and video files end with, where wav2text looks for them
+# (batches over a folder, eval's NAME.<audio> + NAME.txt folders).
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff",
+                  ".aif", ".webm", ".mp4", ".mkv", ".mov", ".avi", ".w64", ".wma", ".amr",
+                  ".caf", ".raw", ".pcm"}  # fmt: skip
 
 
 @dataclass(frozen=True)

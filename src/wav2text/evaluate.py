@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .batch import AUDIO_SUFFIXES
 from .errors import OptionsError, reason
-from .options import AUDIO_SUFFIXES, RawFormat, TranscribeOptions
+from .options import RawFormat, TranscribeOptions
 from .rate import parse_rate
 
 if TYPE_CHECKING:

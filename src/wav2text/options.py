@@ -10,6 +10,7 @@ from typing import Literal
 
 from .errors import OptionsError
 from .rate import CANDIDATE_RATES, RATE_CONFIDENCE, RateChoice, valid_rate
+from .rawformat import RAW_FORMATS
 
 Device = str  # "auto", "cpu", "cuda", "cuda:1", "mps", ...
 DType = Literal["float32", "bfloat16", "float16"]
@@ -25,30 +26,6 @@ RUNTIME_PRECISIONS: dict[str, tuple[tuple[str, ...], bool]] = {
     "openvino": (("float32", "bfloat16", "float16"), False),  # precision hints (AMX, FP16)
 }
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
-
-# What a directory's audio and video files end with, where wav2text looks for them
-# (batches over a folder, eval's NAME.<audio> + NAME.txt folders).
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aiff",
-                  ".aif", ".webm", ".mp4", ".mkv", ".mov", ".avi", ".w64", ".wma", ".amr",
-                  ".caf", ".raw", ".pcm"}  # fmt: skip
-
-# Raw (headerless) PCM sample formats, named as FFmpeg names its raw demuxers.
-RAW_FORMATS = (
-    "u8",
-    "s8",
-    "s16le",
-    "s16be",
-    "s24le",
-    "s24be",
-    "s32le",
-    "s32be",
-    "f32le",
-    "f32be",
-    "f64le",
-    "f64be",
-    "mulaw",
-    "alaw",
-)
 
 DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square
 DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model

@@ -7,7 +7,7 @@ their job, batched into forward passes across inputs; an exception on one input'
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -59,6 +59,11 @@ class Transcriber:
         options = model if isinstance(model, ModelOptions) else ModelOptions(model=model)
         self.model: CTCModel = load_model(options)
         self.beam = load_beam_search(options, self.model)  # None: greedy decoding
+
+    @property
+    def decode(self) -> Callable[[np.ndarray], Decision]:
+        """How one piece's log-probabilities become its path: beam search, or best path."""
+        return self.beam or best_path
 
     @property
     def decoder(self) -> str:
@@ -271,7 +276,7 @@ class Transcriber:
 
         return Mode(
             lambda: Stitcher(self.model.hop, vocab.blank, vocab.delimiter),
-            self.beam or best_path,
+            self.decode,
             blank,
             language,
         )

@@ -17,6 +17,9 @@ from .errors import InvalidAudioError
 
 Decoder = Callable[[bytes], np.ndarray]
 HEAD_BYTES = 1 << 18  # bytes examined
+# Raw (headerless) PCM sample formats, named as FFmpeg names its raw demuxers.
+RAW_FORMATS = ("u8", "s8", "s16le", "s16be", "s24le", "s24be", "s32le", "s32be",
+               "f32le", "f32be", "f64le", "f64be", "mulaw", "alaw")  # fmt: skip
 MIN_SMOOTHNESS = 0.3
 FLOAT_TIE = 0.1
 _NUMPY = {"s16le": "<i2", "s16be": ">i2", "s32le": "<i4", "s32be": ">i4",
@@ -162,3 +165,12 @@ def detect_layout(head: bytes, channels: int | None) -> tuple[str, int]:
         if all(smoothness(p, narrow) > PAIRED_SMOOTHNESS for p in pairs):
             return narrow, 2
     return fmt, channels or detect_channels(head, fmt)
+
+
+def sample_bytes(sample_format: str) -> int:
+    """Bytes one sample of a raw format takes (mu-law and A-law: one)."""
+    if sample_format not in RAW_FORMATS:
+        raise ValueError(f"not a raw sample format: {sample_format!r}")
+    if sample_format in ("u8", "s8", "mulaw", "alaw"):
+        return 1
+    return int(sample_format[1:3]) // 8

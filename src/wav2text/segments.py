@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import OptionsError
 from .options import MIN_PAUSE_S, MIN_SEGMENT_S, SPEECH_PAD_S, check_window
+from .vad import SPEECH_PROBABILITY
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class CutPlan:
     pad_samples: int  # audio kept on each side of detected speech, so no word edge is lost
     min_gap_samples: int  # pauses shorter than this stay inside a cut
     hop: int
-    threshold: float = 0.5  # speech starts at this probability...
+    threshold: float = SPEECH_PROBABILITY  # speech starts at this probability...
     release: float = 0.35  # ...and goes on until it falls below this one
 
 

@@ -20,8 +20,10 @@ import numpy as np
 import soxr
 
 from .errors import ModelLoadError
+from .rate import RESAMPLE_QUALITY
 
 VAD_RATE = 16000  # the rate Silero's sequence model is exported for
+SPEECH_PROBABILITY = 0.5  # a frame at least this likely holds speech (cuts, live partials)
 FRAME_SAMPLES = 512  # 32 ms at 16 kHz: one probability per frame
 CONTEXT_SAMPLES = 64  # the previous frame's tail the model sees in front of each frame
 FRAME_S = FRAME_SAMPLES / VAD_RATE
@@ -36,7 +38,11 @@ def speech_probabilities(
     """For each mono block at `rate`: (the block, speech probabilities of the VAD frames
     completed by it). A final part frame is scored as if padded with silence."""
     scorer = _Scorer(_session())
-    resampler = None if rate == VAD_RATE else soxr.ResampleStream(rate, VAD_RATE, 1, "float32")
+    resampler = (
+        None
+        if rate == VAD_RATE
+        else soxr.ResampleStream(rate, VAD_RATE, 1, "float32", RESAMPLE_QUALITY)
+    )
     for block in blocks:
         at_vad_rate = resampler.resample_chunk(block) if resampler else block
         yield block, scorer.score(at_vad_rate)

@@ -38,6 +38,7 @@ class Writer:
     suffix: ClassVar[str]
     media_type: ClassVar[str] = "text/plain; charset=utf-8"
     response_format: ClassVar[str | None] = None
+    openai_shape: ClassVar[bool] = False  # the server's shape: not among `-f all`
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
         raise NotImplementedError
@@ -172,7 +173,7 @@ class VerboseJsonWriter(Writer):
     `granularities` are its `timestamp_granularities[]` (segment, word)."""
 
     name, suffix, media_type = "verbose_json", ".verbose.json", "application/json"
-    response_format = "verbose_json"
+    response_format, openai_shape = "verbose_json", True
     granularities: tuple[str, ...] = ("segment", "word")
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
@@ -190,11 +191,13 @@ class VerboseJsonWriter(Writer):
         if "segment" in self.granularities:
             body["segments"] = [_segment(i, s) for i, s in enumerate(transcript.segments)]
         if "word" in self.granularities:
-            body["words"] = [
-                {"word": w.text, "start": w.start, "end": w.end, "confidence": w.confidence}
-                for w in transcript.words
-            ]
+            body["words"] = [openai_word(w) for w in transcript.words]
         return body
+
+
+def openai_word(word: Word) -> dict[str, Any]:
+    """A word as OpenAI's verbose_json lists it (and live events do), with its confidence."""
+    return {"word": word.text, "start": word.start, "end": word.end, "confidence": word.confidence}
 
 
 def _segment(index: int, segment: Segment) -> dict[str, Any]:
@@ -227,7 +230,7 @@ _ALL: tuple[Writer, ...] = (
 # -f NAME: the formats written to files and stdout
 WRITERS: dict[str, Writer] = {w.name: w for w in _ALL if w.name is not None}
 # what `-f all` writes: every file format but the server's OpenAI shapes
-ALL_FORMATS: tuple[str, ...] = ("txt", "json", "srt", "vtt", "tsv")
+ALL_FORMATS: tuple[str, ...] = tuple(n for n, w in WRITERS.items() if not w.openai_shape)
 # response_format=NAME: what the server answers in
 RESPONSE_WRITERS: dict[str, Writer] = {
     w.response_format: w for w in _ALL if w.response_format is not None

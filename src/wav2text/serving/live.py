@@ -28,22 +28,23 @@ from typing import Any
 import numpy as np
 
 from ..audio import audio_info, open_audio, to_mono
-from ..ctc import best_path, words_of
+from ..ctc import words_of
 from ..errors import OptionsError
 from ..model import Language
 from ..options import RawFormat, TranscribeOptions
 from ..pipeline import Transcriber
 from ..prefetch import prefetch
 from ..rate import resample_stream, valid_rate
+from ..rawformat import sample_bytes
 from ..results import Word
 from ..segments import Piece, Stitcher, speech_cuts
 from ..vad import FRAME_S as VAD_FRAME_S
-from ..vad import speech_probabilities
+from ..vad import SPEECH_PROBABILITY, speech_probabilities
+from ..writers import openai_word
 
 PARTIAL_EVERY_S = 0.25  # seconds of new audio between partials
 PARTIAL_WINDOW_S = 3.0  # the most audio a partial runs the model over
 LIVE_BLOCK_S = 0.05  # decoded blocks this long (offline reads ~4 s at a time)
-SPEECH = 0.5  # VAD probability of speech
 
 Event = dict[str, Any]
 
@@ -95,7 +96,7 @@ class LiveStream:
     @property
     def received_s(self) -> float:
         """Seconds of audio received so far."""
-        width = _sample_bytes(self.audio.sample_format) * self.audio.channels
+        width = sample_bytes(self.audio.sample_format) * self.audio.channels
         return self.received_bytes / width / self.audio.sample_rate
 
     def run(self) -> None:
@@ -173,7 +174,7 @@ class _Partials:
     ) -> None:
         model = transcriber.model
         self.model, self.language, self.emit, self.finals = model, language, emit, finals
-        self.decode = transcriber.beam or best_path
+        self.decode = transcriber.decode
         self.rate = model.sampling_rate
         self.recent: deque[np.ndarray] = deque()  # the last PARTIAL_WINDOW_S of audio
         self.recent_start = 0  # sample index of recent[0][0]
@@ -188,7 +189,7 @@ class _Partials:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for block, probs in scored:
             self._keep(block)
-            frames = np.flatnonzero(np.asarray(probs) >= SPEECH)
+            frames = np.flatnonzero(np.asarray(probs) >= SPEECH_PROBABILITY)
             if len(frames):
                 frame = round(VAD_FRAME_S * self.rate)
                 ends = (self.vad_frames + frames[-1] + 1) * frame
@@ -229,17 +230,8 @@ def _segment(words: list[Word] | tuple[Word, ...]) -> Event:
         "text": " ".join(w.text for w in words),
         "start": words[0].start,
         "end": words[-1].end,
-        "words": [
-            {"word": w.text, "start": w.start, "end": w.end, "confidence": w.confidence}
-            for w in words
-        ],
+        "words": [openai_word(w) for w in words],
     }
-
-
-def _sample_bytes(sample_format: str) -> int:
-    if sample_format in ("u8", "s8", "mulaw", "alaw"):
-        return 1
-    return int("".join(c for c in sample_format if c.isdigit())) // 8
 
 
 class _QueueReader(io.RawIOBase):

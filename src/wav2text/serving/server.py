@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import AudioTooLongError, OptionsError, TimeLimitError, Wav2TextError, reason
 from ..language import language_code
-from ..options import RAW_FORMATS, RawFormat, ServerLimits, TranscribeOptions
+from ..options import RawFormat, ServerLimits, TranscribeOptions
 from ..pipeline import Transcriber
 from ..rate import parse_rate
 from ..results import Transcript
@@ -209,8 +209,6 @@ def _request_options(
     defaults: TranscribeOptions, sample_rate: str | None, raw: str | None, channels: int | None
 ) -> TranscribeOptions:
     rate = defaults.sample_rate if sample_rate is None else _field("sample_rate", sample_rate)
-    if raw is not None and raw not in (*RAW_FORMATS, "auto"):
-        raise OptionsError(f"raw must be one of {', '.join(RAW_FORMATS)} or auto, not {raw!r}")
     if raw is None and channels is not None:
         raise OptionsError("channels describes raw input: send it with raw")
     raw_format = RawFormat(raw, channels) if raw else None
