@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -25,6 +27,7 @@ from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,12 +36,16 @@ from ..language import language_code
 from ..options import RawFormat, ServerLimits, TranscribeOptions
 from ..pipeline import Transcriber
 from ..rate import parse_rate
+from ..rawformat import RAW_FORMATS
 from ..results import Transcript
 from ..writers import RESPONSE_WRITERS, VerboseJsonWriter, Writer
 from .guards import ApiKeys, BodyPace, guarded_h11
+from .metrics import ACCESS_LOG, Metrics, Observed, request_id
 from .websocket import add_stream_route
 
 WEB_DIR = Path(__file__).parent / "web"  # the page at /: plain HTML, CSS and JS, no CDN
+# the paths metrics name (any other is "other": a scanner's paths add no series)
+ROUTES = ("/", "/health", "/metrics", "/v1/models", "/v1/audio/transcriptions", "/v1/audio/stream")
 
 
 def create_app(
@@ -55,6 +62,8 @@ def create_app(
         time_limit_s=limits.max_request_s,
     )
     model_turn = _ModelTurn(limits.max_waiting)
+    metrics = Metrics(ROUTES)
+    metrics.queue.set_function(lambda: model_turn.waiting)
     app = FastAPI(title="wav2text", description=__doc__)
     if limits.max_upload_mb is not None:
         app.add_middleware(_UploadLimit, limit_mb=limits.max_upload_mb)
@@ -80,7 +89,8 @@ def create_app(
         response.headers.update(error.headers or {})
         return response
 
-    add_stream_route(app, transcriber, defaults, limits)
+    add_stream_route(app, transcriber, defaults, limits, metrics.streams)
+    app.add_middleware(Observed, metrics=metrics)  # outermost: sees every answer
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -90,6 +100,10 @@ def create_app(
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok", "model": transcriber.model.name}
+
+    @app.get("/metrics", include_in_schema=False)
+    def scrape() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -124,11 +138,13 @@ def create_app(
             return _error(str(error))
         request_options = replace(request_options, language=chosen)
         if stream:
-            return _streamed(transcriber, file.file, request_options, model_turn)
+            return _streamed(transcriber, file.file, request_options, model_turn, metrics)
         with model_turn():  # the upload is spooled to disk past 1 MB and decoded from there
-            outcome = _transcribe(transcriber, file.file, request_options)
+            started = time.monotonic()
+            outcome = _transcribe(transcriber, file.file, request_options, metrics)
         if isinstance(outcome, Response):
             return outcome
+        metrics.transcribed(outcome.duration, time.monotonic() - started)
         return _respond(replace(outcome, language=outcome.language or language), writer)
 
     return app
@@ -209,6 +225,8 @@ def _request_options(
     defaults: TranscribeOptions, sample_rate: str | None, raw: str | None, channels: int | None
 ) -> TranscribeOptions:
     rate = defaults.sample_rate if sample_rate is None else _field("sample_rate", sample_rate)
+    if raw is not None and raw not in (*RAW_FORMATS, "auto"):  # the form's words, not Python's
+        raise OptionsError(f"raw must be one of {', '.join(RAW_FORMATS)} or auto, not {raw!r}")
     if raw is None and channels is not None:
         raise OptionsError("channels describes raw input: send it with raw")
     raw_format = RawFormat(raw, channels) if raw else None
@@ -223,32 +241,38 @@ def _count(text: str) -> int:
 
 
 def _streamed(
-    transcriber: Transcriber, upload: BinaryIO, options: TranscribeOptions, turn: _ModelTurn
+    transcriber: Transcriber,
+    upload: BinaryIO,
+    options: TranscribeOptions,
+    turn: _ModelTurn,
+    metrics: Metrics,
 ) -> Response:
     """stream=true: OpenAI's transcription events, a delta as each run of words is decided,
     then done. The model's turn is held until the last event; an error before the first
     words is an HTTP error, one after them an error event."""
     held = ExitStack()
     held.enter_context(turn())
+    started = time.monotonic()
     items = transcriber.transcribe_stream(upload, options)
     try:
         first = next(items)
     except Exception as error:
         held.close()
-        return _failure(error)
+        return _failure(error, metrics)
 
     def events() -> Iterator[str]:
         told = False
         try:
             for item in itertools.chain([first], items):
                 if isinstance(item, Transcript):
+                    metrics.transcribed(item.duration, time.monotonic() - started)
                     yield _event({"type": "transcript.text.done", "text": item.text})
                 else:
                     delta = (" " if told else "") + " ".join(w.text for w in item)
                     told = True
                     yield _event({"type": "transcript.text.delta", "delta": delta})
         except Exception as error:
-            yield _event({"type": "error", "error": _failure_parts(error)[1]["error"]})
+            yield _event({"type": "error", "error": _failure_parts(error, metrics)[1]["error"]})
         finally:
             items.close()
             held.close()
@@ -284,21 +308,22 @@ def _writer(name: str, granularities: list[str]) -> Writer:
 
 
 def _transcribe(
-    transcriber: Transcriber, upload: BinaryIO, options: TranscribeOptions
+    transcriber: Transcriber, upload: BinaryIO, options: TranscribeOptions, metrics: Metrics
 ) -> Transcript | Response:
     try:
         return transcriber.transcribe(upload, options)
     except Exception as error:
-        return _failure(error)
+        return _failure(error, metrics)
 
 
-def _failure(error: Exception) -> JSONResponse:
+def _failure(error: Exception, metrics: Metrics) -> JSONResponse:
     """An input's failure as the HTTP error it is (a bug: 500, and the server goes on)."""
-    status, body = _failure_parts(error)
+    status, body = _failure_parts(error, metrics)
     return JSONResponse(body, status_code=status)
 
 
-def _failure_parts(error: Exception) -> tuple[int, dict[str, Any]]:
+def _failure_parts(error: Exception, metrics: Metrics) -> tuple[int, dict[str, Any]]:
+    metrics.errors.labels(type(error).__name__).inc()
     status, kind, param = 500, "server_error", None  # a bug: say so, keep serving
     if isinstance(error, AudioTooLongError):
         status, kind, param = 413, "invalid_request_error", "file"
@@ -306,7 +331,7 @@ def _failure_parts(error: Exception) -> tuple[int, dict[str, Any]]:
         status = 503
     elif isinstance(error, Wav2TextError):
         status, kind, param = 400, "invalid_request_error", "file"
-    return status, {"error": {"message": reason(error), "type": kind, "param": param, "code": None}}
+    return status, _error_body(reason(error), kind, param)
 
 
 def _respond(transcript: Transcript, writer: Writer) -> Response:
@@ -321,8 +346,13 @@ def _respond(transcript: Transcript, writer: Writer) -> Response:
 def _error(
     message: str, status: int = 400, kind: str = "invalid_request_error", param: str | None = None
 ) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(_error_body(message, kind, param), status_code=status)
+
+
+def _error_body(message: str, kind: str, param: str | None) -> dict[str, Any]:
+    """OpenAI's error shape, with the request's id (as its X-Request-Id header has it)."""
+    error = {"message": message, "type": kind, "param": param, "code": None}
+    return {"error": {**error, "request_id": request_id()}}
 
 
 def serve(
@@ -337,6 +367,11 @@ def serve(
     import uvicorn
 
     app = create_app(transcriber, options, limits, api_keys)
+    access = logging.StreamHandler()  # one JSON line per request (uvicorn's own is off)
+    access.setFormatter(logging.Formatter("%(message)s"))
+    ACCESS_LOG.addHandler(access)
+    ACCESS_LOG.setLevel(logging.INFO)
+    ACCESS_LOG.propagate = False
     uvicorn.Server(server_config(app, host, port, limits)).run()
 
 
@@ -346,6 +381,7 @@ def _uvicorn_options(host: str, port: int, limits: ServerLimits) -> dict[str, An
         "host": host,
         "port": port,
         "log_level": "info",
+        "access_log": False,  # wav2text.access logs each request as JSON, with its id
         "http": guarded_h11(limits.headers_timeout_s),
         "timeout_keep_alive": limits.keep_alive_s,
         "limit_concurrency": limits.max_connections,

@@ -19,6 +19,7 @@ import threading
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from prometheus_client import Gauge
 
 from ..errors import OptionsError, reason
 from ..options import ServerLimits, TranscribeOptions
@@ -36,7 +37,11 @@ TRY_LATER = 1013  # the server is at capacity
 
 
 def add_stream_route(
-    app: FastAPI, transcriber: Transcriber, defaults: TranscribeOptions, limits: ServerLimits
+    app: FastAPI,
+    transcriber: Transcriber,
+    defaults: TranscribeOptions,
+    limits: ServerLimits,
+    open_streams: Gauge,
 ) -> None:
     slots = threading.Semaphore(limits.max_streams)
 
@@ -54,9 +59,11 @@ def add_stream_route(
                 "later, or start it with a larger --max-streams",
                 TRY_LATER,
             )
+        open_streams.inc()
         try:
             await _serve(websocket, LiveStreamRunner(transcriber, audio, defaults), limits)
         finally:
+            open_streams.dec()
             slots.release()
 
 
