@@ -26,7 +26,7 @@ from .model_config import config, encode, greedy_text
 
 RATE = 16000
 # checkpoints are picked on these (never on the real recordings, which only test)
-TESTS = ("test-seen-voices", "test-held-out-voice", "test-room", "test-kokoro")
+TESTS = ("test-seen-voices", "test-held-out-voice", "test-room", "test-kokoro", "game-select")
 
 
 class Corpus:
