@@ -8,27 +8,26 @@ their job, batched into forward passes across inputs; an exception on one input'
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .align import align as align_words
 from .align import reference
-from .audio import Source, open_with, to_mono
-from .blocks import SampleCounter, bounded, reported
+from .audio import Source, open_with
+from .blocks import SampleCounter
 from .channels import distinct_channels, merged
 from .ctc import best_path
-from .errors import AudioTooShortError, EmptyAudioError, OptionsError
-from .estimation.decide import decide_rate
+from .errors import OptionsError
 from .finish import ALIGNED, Told, frames_heard, transcribed, transcript_of
-from .job import END, Item, Job
+from .job import END, Job
 from .lm import load_beam_search
 from .model import CTCModel, Language, load_model
+from .opening import Input, check_length, stream
 from .options import ModelOptions, TranscribeOptions
 from .passes import Decision, Mode, decide, decided
 from .prefetch import prefetch
-from .rate import resample_stream
 from .results import Transcript, Word
 from .segments import (
     CutPlan,
@@ -43,13 +42,6 @@ from .segments import (
 )
 from .vad import FRAME_S as VAD_FRAME_S
 from .vad import speech_probabilities
-
-
-@dataclass(frozen=True)
-class _Input:
-    source: Source
-    options: TranscribeOptions
-    rewind: bool = False  # read again from its start (a file object, once per channel)
 
 
 class Transcriber:
@@ -90,7 +82,7 @@ class Transcriber:
             for source in sources:
                 yield self._split(source, options)
             return
-        yield from self._outcomes((_Input(source, options) for source in sources), options)
+        yield from self._outcomes((Input(source, options) for source in sources), options)
 
     def transcribe_stream(
         self, source: Source, options: TranscribeOptions | None = None
@@ -108,8 +100,8 @@ class Transcriber:
             self.beam.check_vocabulary(language.vocab)
         mode = self._transcribing(language)
         told = Told(language.vocab, self.model.frame_seconds)
-        stream = self._stream([_Input(source, options)], mode)
-        for job, item in decided(stream, self.model, options.batch_size, mode):
+        tagged = stream([Input(source, options)], self.model, mode.frames, self.pieces)
+        for job, item in decided(tagged, self.model, options.batch_size, mode):
             if item is END:
                 outcome = self._outcome(job, language)
                 if isinstance(outcome, Exception):
@@ -121,10 +113,11 @@ class Transcriber:
                     yield words
 
     def _outcomes(
-        self, inputs: Iterable[_Input], options: TranscribeOptions
+        self, inputs: Iterable[Input], options: TranscribeOptions
     ) -> Iterator[Transcript | Exception]:
         mode = self._transcribing(self.model.in_language(options.language))
-        for job, item in decided(self._stream(inputs, mode), self.model, options.batch_size, mode):
+        tagged = stream(inputs, self.model, mode.frames, self.pieces)
+        for job, item in decided(tagged, self.model, options.batch_size, mode):
             if item is END:
                 yield self._outcome(job, mode.language)
 
@@ -141,7 +134,7 @@ class Transcriber:
         except Exception as err:  # this input's outcome
             return err
         per_channel = [replace(options, channels="mix", channel=c) for c in kept]
-        outcomes = list(self._outcomes([_Input(source, o, True) for o in per_channel], options))
+        outcomes = list(self._outcomes([Input(source, o, True) for o in per_channel], options))
         failure = next((o for o in outcomes if isinstance(o, Exception)), None)
         if failure is not None:
             return failure
@@ -149,46 +142,6 @@ class Transcriber:
         if channels == 1:
             return transcripts[0]
         return merged(list(zip(kept, transcripts, strict=True)), channels, same)
-
-    def _stream(self, inputs: Iterable[_Input], mode: Mode) -> Iterator[tuple[Job, Item]]:
-        """Each input's pieces tagged with its job, then (job, END); a job that fails
-        takes no more pieces."""
-        for index, given in enumerate(inputs):
-            job = Job(index, mode.frames(), given.options)
-            if given.rewind:
-                getattr(given.source, "seek", lambda _: None)(0)
-            pieces = self._pieces_of(job, given.source, given.options)
-            try:
-                for piece in pieces:
-                    if job.failed:  # a forward pass failed on one of its pieces
-                        break
-                    yield job, piece
-            except Exception as err:  # this input's outcome; the others carry on
-                job.fail(err)
-            finally:
-                pieces.close()  # stops its decoding thread
-            yield job, END
-
-    def _pieces_of(
-        self, job: Job, source: Source, options: TranscribeOptions
-    ) -> Generator[Piece, None, None]:
-        """Open one input, decide its rate, and cut what reaches the model into pieces."""
-        job.rate = decide_rate(open_with(source, options), self.model, options)
-        audio = job.rate.audio
-        mono = to_mono(audio, options.channel)
-        if audio.rate:
-            limits = (options.max_duration_s, options.time_limit_s, audio.declared_s)
-            mono = bounded(mono, audio.rate, *limits)
-            if options.progress:
-                mono = reported(mono, audio.rate, audio.declared_s, options.progress)
-        job.counter = SampleCounter(mono)
-        # rate None: no samples, or none finite; their errors come as the blocks are read
-        blocks = (
-            resample_stream(job.counter, audio.rate, self.model.sampling_rate)
-            if audio.rate
-            else iter(job.counter)
-        )
-        yield from self.pieces(prefetch(blocks), options)
 
     def _outcome(self, job: Job, language: Language) -> Transcript | Exception:
         if job.error is not None:
@@ -209,8 +162,8 @@ class Transcriber:
         language = self.model.in_language(options.language)
         words = reference(text, language.vocab)
         mode = self._aligning(language)
-        stream = self._stream([_Input(source, options)], mode)
-        for job, item in decided(stream, self.model, 1, mode):
+        tagged = stream([Input(source, options)], self.model, mode.frames, self.pieces)
+        for job, item in decided(tagged, self.model, 1, mode):
             if item is END:
                 if job.error is not None:
                     raise job.error
@@ -256,7 +209,7 @@ class Transcriber:
             yield from speech_cuts(scored, plan, rate, VAD_FRAME_S)
         else:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
-        self._check_length(counted.count)
+        check_length(counted.count, self.model)
 
     def decide(self, piece: Piece, language: Language | None = None) -> Decision:
         """One piece's frame decisions, as transcribe makes them (silent: blank), in
@@ -280,21 +233,6 @@ class Transcriber:
             blank,
             language,
         )
-
-    def _check_length(self, n_samples: int) -> None:
-        """After the whole input was seen: is there enough audio to make one frame?"""
-        if n_samples == 0:
-            raise EmptyAudioError(
-                "the audio holds no samples; check that the file or array is not empty"
-            )
-        if n_samples < self.model.min_samples:
-            rate = self.model.sampling_rate
-            raise AudioTooShortError(
-                f"the audio lasts {n_samples / rate * 1000:.1f} ms; the model needs at least "
-                f"{self.model.min_samples} samples at {rate} Hz "
-                f"({self.model.min_samples / rate * 1000:.1f} ms) to make one frame, and no "
-                "word fits in less; pass a longer recording"
-            )
 
 
 def transcribe(
