@@ -334,6 +334,9 @@ SERVER_LIMITS = [  # flag, ServerLimits field, type, metavar, help
      "close a live stream that sends no audio this long (%(default)g s)"),
     ("--stream-max", "stream_max_s", float, "S",
      "the most audio one live stream may send (%(default)g s)"),
+    ("--drain-s", "drain_s", float, "S",
+     "on SIGTERM, stop accepting and give requests in flight and live streams this long "
+     "to finish (%(default)g s)"),
 ]  # fmt: skip
 
 

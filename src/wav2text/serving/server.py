@@ -39,6 +39,7 @@ from ..rate import parse_rate
 from ..rawformat import RAW_FORMATS
 from ..results import Transcript
 from ..writers import RESPONSE_WRITERS, VerboseJsonWriter, Writer
+from .drain import Drain, DrainingServer
 from .guards import ApiKeys, BodyPace, guarded_h11
 from .metrics import ACCESS_LOG, Metrics, Observed, request_id
 from .websocket import add_stream_route
@@ -89,7 +90,8 @@ def create_app(
         response.headers.update(error.headers or {})
         return response
 
-    add_stream_route(app, transcriber, defaults, limits, metrics.streams)
+    app.state.drain = Drain()  # `serve` ends live streams through it on SIGTERM
+    add_stream_route(app, transcriber, defaults, limits, metrics.streams, app.state.drain)
     app.add_middleware(Observed, metrics=metrics)  # outermost: sees every answer
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
@@ -364,7 +366,6 @@ def serve(
     api_keys: tuple[str, ...] = (),
 ) -> None:
     """Serve until stopped (Ctrl-C)."""
-    import uvicorn
 
     app = create_app(transcriber, options, limits, api_keys)
     access = logging.StreamHandler()  # one JSON line per request (uvicorn's own is off)
@@ -372,7 +373,12 @@ def serve(
     ACCESS_LOG.addHandler(access)
     ACCESS_LOG.setLevel(logging.INFO)
     ACCESS_LOG.propagate = False
-    uvicorn.Server(server_config(app, host, port, limits)).run()
+    server = DrainingServer(server_config(app, host, port, limits), app.state.drain)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises again the signal it stopped on
+        if not server.drained:
+            raise  # cut short (a second signal): the caller says it was interrupted
 
 
 def _uvicorn_options(host: str, port: int, limits: ServerLimits) -> dict[str, Any]:
@@ -382,6 +388,7 @@ def _uvicorn_options(host: str, port: int, limits: ServerLimits) -> dict[str, An
         "port": port,
         "log_level": "info",
         "access_log": False,  # wav2text.access logs each request as JSON, with its id
+        "timeout_graceful_shutdown": limits.drain_s,  # SIGTERM: in-flight requests finish
         "http": guarded_h11(limits.headers_timeout_s),
         "timeout_keep_alive": limits.keep_alive_s,
         "limit_concurrency": limits.max_connections,

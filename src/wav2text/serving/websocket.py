@@ -25,6 +25,7 @@ from ..errors import OptionsError, reason
 from ..options import ServerLimits, TranscribeOptions
 from ..pipeline import Transcriber
 from ..rate import parse_rate
+from .drain import SERVICE_RESTART, Drain
 from .live import Event, LiveFormat, LiveStream
 
 DECLARE = (
@@ -42,6 +43,7 @@ def add_stream_route(
     defaults: TranscribeOptions,
     limits: ServerLimits,
     open_streams: Gauge,
+    drain: Drain,
 ) -> None:
     slots = threading.Semaphore(limits.max_streams)
 
@@ -60,9 +62,12 @@ def add_stream_route(
                 TRY_LATER,
             )
         open_streams.inc()
+        drain.streams += 1
         try:
-            await _serve(websocket, LiveStreamRunner(transcriber, audio, defaults), limits)
+            runner = LiveStreamRunner(transcriber, audio, defaults)
+            await _serve(websocket, runner, limits, drain)
         finally:
+            drain.streams -= 1
             open_streams.dec()
             slots.release()
 
@@ -108,15 +113,22 @@ class LiveStreamRunner:
             emit(None)
 
 
-async def _serve(websocket: WebSocket, runner: LiveStreamRunner, limits: ServerLimits) -> None:
+async def _serve(
+    websocket: WebSocket, runner: LiveStreamRunner, limits: ServerLimits, drain: Drain
+) -> None:
     sender = asyncio.create_task(_send(websocket, runner))
-    try:
-        await _receive(websocket, runner, limits)
+    receiver = asyncio.create_task(_receive(websocket, runner, limits))
+    draining = asyncio.create_task(drain.started.wait())
+    try:  # the server going down ends the stream as the client's stop would
+        await asyncio.wait({receiver, draining}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in (receiver, draining):
+            task.cancel()
         runner.live.close()
-        await sender
+        await sender  # the last final and done events
+    code = SERVICE_RESTART if drain.started.is_set() else 1000
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client closed it
-        await websocket.close()
+        await websocket.close(code)
 
 
 async def _receive(websocket: WebSocket, runner: LiveStreamRunner, limits: ServerLimits) -> None:
