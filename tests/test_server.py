@@ -238,3 +238,38 @@ def test_cli_serve_answers_over_http(tiny_dir: Path, tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_run_requests_side_by_side(tiny_dir: Path, tmp_path: Path, workers: int) -> None:
+    """With two replicas two requests are inside the model at once; with one, the second
+    waits for the first (the negative control)."""
+    first = _Held(Transcriber(str(tiny_dir)))
+    replicas = [_Held(Transcriber(str(tiny_dir))) for _ in range(workers - 1)]
+    app = create_app(first, replicas=replicas)  # type: ignore[arg-type]
+    client = TestClient(app)
+    wav = _tone_wav(tmp_path / "tone.wav", 16000)
+    held = [first, *replicas]
+    with ThreadPoolExecutor(2) as pool:
+        asked = [pool.submit(post, client, wav) for _ in range(2)]
+        inside = sum(h.started.acquire(timeout=5 if i else 60) for i, h in enumerate(held))
+        assert inside == workers  # a second replica took the second request at once
+        if workers == 1:  # the second request waits for the one replica
+            assert not first.started.acquire(timeout=2)
+        for h in held:
+            h.release.set()
+        assert [f.result().status_code for f in asked] == [200, 200]
+
+
+def test_the_default_workers_follow_cores_and_memory(tiny_dir: Path) -> None:
+    from wav2text.serving import workers
+
+    model = Transcriber(str(tiny_dir)).model
+    assert workers.suggested_workers(model, cores=4) == 4  # a tiny model fits 4 times over
+    assert workers.threads_per_worker(4, cores=4) == 1 and workers.threads_per_worker(1, 4) == 4
+    original = workers._available_memory
+    try:
+        workers._available_memory = lambda: 1  # type: ignore[assignment]
+        assert workers.suggested_workers(model, cores=4) == 1  # no room: one replica
+    finally:
+        workers._available_memory = original  # type: ignore[assignment]

@@ -298,6 +298,13 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
         help="refuse larger uploads with 413 (%(default)g; 0: no limit)",
     )
     serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="model replicas serving requests and live streams side by side (default: one "
+        "per CPU core, as memory allows; one on a GPU), each with cores/N threads",
+    )
+    serve.add_argument(
         "--max-waiting",
         type=int,
         default=ServerLimits.max_waiting,
@@ -393,3 +400,9 @@ def _rate(text: str) -> int | str:
         return parse_rate(text)
     except InvalidSampleRateError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of 1 or more, not {text!r}")
+    return int(text)

@@ -268,6 +268,12 @@ def _on_ray(
 def _serve(args: argparse.Namespace) -> int:
     try:
         from .serving.server import serve
+        from .serving.workers import (
+            suggested_workers,
+            threads_per_worker,
+            torch_threads,
+            usable_cores,
+        )
     except ImportError as err:
         print(
             f"wav2text: error: serve needs the server extra ({err.name} is missing): "
@@ -280,9 +286,19 @@ def _serve(args: argparse.Namespace) -> int:
                  for flag, field, *_ in SERVER_LIMITS}  # fmt: skip
         limits = ServerLimits(args.max_upload_mb or None, args.max_waiting, **given)
         transcriber = _transcriber(_model_options(args))
+        workers = args.workers or suggested_workers(transcriber.model)
+        replicas = [_transcriber(_model_options(args)) for _ in range(workers - 1)]
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
+    threads = args.threads or threads_per_worker(workers)
+    torch_threads(threads)
+    print(
+        f"wav2text: serving {transcriber.model.name} with {workers} worker(s), {threads} "
+        f"thread(s) each ({'--workers' if args.workers else 'chosen for'} "
+        f"{usable_cores()} cores and the model's size; --workers N to change)",
+        file=sys.stderr,
+    )
     keys = _api_keys(args.api_key)
     if not keys and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
@@ -291,7 +307,7 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     options = TranscribeOptions(segmentation=args.segmentation)
-    serve(transcriber, options, args.host, args.port, limits, keys)
+    serve(transcriber, options, args.host, args.port, limits, keys, replicas)
     return 0
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -54,6 +55,7 @@ def create_app(
     options: TranscribeOptions | None = None,
     limits: ServerLimits = ServerLimits(),
     api_keys: tuple[str, ...] = (),
+    replicas: Sequence[Transcriber] = (),
 ) -> FastAPI:
     """The HTTP app over one loaded model; `options` are the defaults for every request;
     with `api_keys`, every path but /health and the page asks for one of them."""
@@ -62,7 +64,8 @@ def create_app(
         max_duration_s=limits.max_audio_s,
         time_limit_s=limits.max_request_s,
     )
-    model_turn = _ModelTurn(limits.max_waiting)
+    workers = [transcriber, *replicas]  # requests and live streams spread over them
+    model_turn = _ModelTurn(limits.max_waiting, workers)
     metrics = Metrics(ROUTES)
     metrics.queue.set_function(lambda: model_turn.waiting)
     app = FastAPI(title="wav2text", description=__doc__)
@@ -91,7 +94,7 @@ def create_app(
         return response
 
     app.state.drain = Drain()  # `serve` ends live streams through it on SIGTERM
-    add_stream_route(app, transcriber, defaults, limits, metrics.streams, app.state.drain)
+    add_stream_route(app, workers, defaults, limits, metrics.streams, app.state.drain)
     app.add_middleware(Observed, metrics=metrics)  # outermost: sees every answer
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
@@ -140,10 +143,10 @@ def create_app(
             return _error(str(error))
         request_options = replace(request_options, language=chosen)
         if stream:
-            return _streamed(transcriber, file.file, request_options, model_turn, metrics)
-        with model_turn():  # the upload is spooled to disk past 1 MB and decoded from there
+            return _streamed(file.file, request_options, model_turn, metrics)
+        with model_turn() as replica:  # the upload is spooled past 1 MB, decoded from there
             started = time.monotonic()
-            outcome = _transcribe(transcriber, file.file, request_options, metrics)
+            outcome = _transcribe(replica, file.file, request_options, metrics)
         if isinstance(outcome, Response):
             return outcome
         metrics.transcribed(outcome.duration, time.monotonic() - started)
@@ -153,18 +156,21 @@ def create_app(
 
 
 class _ModelTurn:
-    """One transcription at a time (the model owns the CPU or GPU), a bounded queue for it."""
+    """One transcription at a time per replica of the model (each owns its share of the
+    CPU, or the GPU), and one bounded queue for all of them."""
 
-    def __init__(self, max_waiting: int) -> None:
+    def __init__(self, max_waiting: int, replicas: Sequence[Transcriber]) -> None:
         self.max_waiting = max_waiting
-        self.model = threading.Lock()
+        self.free: queue.Queue[Transcriber] = queue.Queue()
+        for replica in replicas:
+            self.free.put(replica)
         self.count = threading.Lock()
         self.waiting = 0
 
     @contextmanager
-    def __call__(self) -> Iterator[None]:
+    def __call__(self) -> Iterator[Transcriber]:
         with self.count:
-            if self.model.locked() and self.waiting >= self.max_waiting:
+            if self.free.empty() and self.waiting >= self.max_waiting:
                 raise HTTPException(
                     503,
                     f"the server is busy (its queue of {self.max_waiting} is full); "
@@ -172,10 +178,13 @@ class _ModelTurn:
                     headers={"Retry-After": "5"},
                 )
             self.waiting += 1
-        with self.model:
-            with self.count:
-                self.waiting -= 1
-            yield
+        replica = self.free.get()
+        with self.count:
+            self.waiting -= 1
+        try:
+            yield replica
+        finally:
+            self.free.put(replica)
 
 
 class _UploadLimit:
@@ -243,7 +252,6 @@ def _count(text: str) -> int:
 
 
 def _streamed(
-    transcriber: Transcriber,
     upload: BinaryIO,
     options: TranscribeOptions,
     turn: _ModelTurn,
@@ -253,7 +261,7 @@ def _streamed(
     then done. The model's turn is held until the last event; an error before the first
     words is an HTTP error, one after them an error event."""
     held = ExitStack()
-    held.enter_context(turn())
+    transcriber = held.enter_context(turn())
     started = time.monotonic()
     items = transcriber.transcribe_stream(upload, options)
     try:
@@ -364,10 +372,11 @@ def serve(
     port: int,
     limits: ServerLimits = ServerLimits(),
     api_keys: tuple[str, ...] = (),
+    replicas: Sequence[Transcriber] = (),
 ) -> None:
-    """Serve until stopped (Ctrl-C)."""
+    """Serve until stopped (Ctrl-C, SIGTERM: drained first)."""
 
-    app = create_app(transcriber, options, limits, api_keys)
+    app = create_app(transcriber, options, limits, api_keys, replicas)
     access = logging.StreamHandler()  # one JSON line per request (uvicorn's own is off)
     access.setFormatter(logging.Formatter("%(message)s"))
     ACCESS_LOG.addHandler(access)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -39,13 +41,14 @@ TRY_LATER = 1013  # the server is at capacity
 
 def add_stream_route(
     app: FastAPI,
-    transcriber: Transcriber,
+    workers: Sequence[Transcriber],
     defaults: TranscribeOptions,
     limits: ServerLimits,
     open_streams: Gauge,
     drain: Drain,
 ) -> None:
     slots = threading.Semaphore(limits.max_streams)
+    turns = itertools.cycle(workers)  # streams spread over the replicas in turn
 
     @app.websocket("/v1/audio/stream")
     async def stream(websocket: WebSocket) -> None:
@@ -64,7 +67,7 @@ def add_stream_route(
         open_streams.inc()
         drain.streams += 1
         try:
-            runner = LiveStreamRunner(transcriber, audio, defaults)
+            runner = LiveStreamRunner(next(turns), audio, defaults)
             await _serve(websocket, runner, limits, drain)
         finally:
             drain.streams -= 1
