@@ -143,3 +143,25 @@ def test_the_page_fits_a_phone(browser: Any, server: str, tmp_path: Path) -> Non
     wide = browser.execute_script("return document.documentElement.scrollWidth")
     assert wide <= 390
     artefact(browser, "page-phone", tmp_path)
+
+
+def test_the_page_asks_for_nothing_that_is_missing(browser: Any, server: str) -> None:
+    """No 404 on load (the favicon included: Chromium asks for /favicon.ico unless the page
+    names an icon), counted by the server's own metrics."""
+    import httpx
+
+    def not_found() -> float:
+        text = httpx.get(f"{server}/metrics").text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("wav2text_requests_total") and 'status="404"' in line
+        )
+
+    before = not_found()
+    browser.get(server)
+    wait(lambda: browser.find_element("id", "model").text == BUNDLED_MODEL)
+    time.sleep(1.0)  # the icon is asked for after the load
+    assert not_found() == before
+    assert httpx.get(f"{server}/favicon.ico").status_code == 404  # the control: it counts
+    assert not_found() == before + 1

@@ -52,3 +52,40 @@ def test_every_local_link_resolves() -> None:
 def test_the_readme_is_read_in_a_minute() -> None:
     readme = (ROOT / "README.md").read_text().splitlines()
     assert len(readme) < 200
+
+
+def options_table(heading: str) -> dict[str, str]:
+    """docs/python.md's table under the line naming `heading`: field -> default as written."""
+    text = (ROOT / "docs" / "python.md").read_text()
+    part = text.split(f"`{heading}`:", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:3] for line in part.splitlines()[2:]]
+    return {field.strip().strip("`"): default.strip().strip("`") for field, default in rows}
+
+
+@pytest.mark.parametrize("name", ["ModelOptions", "TranscribeOptions"])
+def test_every_option_is_documented_with_its_default(name: str) -> None:
+    import dataclasses
+
+    import wav2text
+    from wav2text import options
+
+    cls = getattr(wav2text, name)
+    documented = options_table(name)
+    fields = {f.name: f.default for f in dataclasses.fields(cls)}
+    assert list(documented) == list(fields)
+    for field, default in fields.items():
+        named = {v: k for k, v in vars(options).items() if k.isupper() and _hashable(v)}
+        expected = (
+            named.get(default) if isinstance(default, tuple | float) and default in named else None
+        )
+        written = documented[field]
+        assert written == (expected or repr(default).replace("'", '"')), field
+
+
+def test_negative_control_a_changed_default_is_caught() -> None:
+    assert options_table("TranscribeOptions")["batch_size"] == "1"
+    assert options_table("TranscribeOptions")["batch_size"] != repr(2)
+
+
+def _hashable(value: object) -> bool:
+    return isinstance(value, tuple | float | int | str)

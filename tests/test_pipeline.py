@@ -483,3 +483,27 @@ def test_transcribe_stream_hands_out_each_word_once_as_transcribe_has_it(
     assert isinstance(transcript, Transcript) and len(told) > 1
     assert [w for words in told for w in words] == list(transcript.words)
     assert transcript == transcriber.transcribe(audio, options)
+
+
+def test_empty_input_is_empty_audio_from_every_input_kind(
+    tiny: Transcriber, tmp_path: Path
+) -> None:
+    """A path, bytes, a BytesIO, an open file and a pipe, each with no bytes: the same
+    EmptyAudioError, not "not a readable audio file"."""
+    import io
+    import os
+
+    from wav2text.errors import EmptyAudioError
+
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    read_end, write_end = os.pipe()
+    os.close(write_end)
+    with empty.open("rb") as opened, os.fdopen(read_end, "rb") as pipe:
+        for source in (empty, b"", io.BytesIO(b""), opened, pipe):
+            with pytest.raises(EmptyAudioError, match="0 bytes"):
+                tiny.transcribe(source)
+    partly_read = io.BytesIO(b"RIFF")
+    partly_read.read()
+    with pytest.raises(EmptyAudioError, match="no bytes left"):
+        tiny.transcribe(partly_read)

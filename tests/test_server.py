@@ -273,3 +273,28 @@ def test_the_default_workers_follow_cores_and_memory(tiny_dir: Path) -> None:
         assert workers.suggested_workers(model, cores=4) == 1  # no room: one replica
     finally:
         workers._available_memory = original  # type: ignore[assignment]
+
+
+def test_an_upload_is_named_by_its_file_name_and_an_empty_one_is_empty(
+    client: TestClient,
+) -> None:
+    bad = client.post(URL, files={"file": ("holiday.m4a", b"\x00not audio" * 10)})
+    empty = client.post(URL, files={"file": ("nothing.wav", b"")})
+    assert bad.status_code == 400 and bad.json()["error"]["message"].startswith("holiday.m4a: ")
+    assert empty.status_code == 400 and "nothing.wav: " in empty.json()["error"]["message"]
+    assert "0 bytes" in empty.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"response_format": "yaml"}, "response_format"),
+        ({"sample_rate": "fast"}, "sample_rate"),
+        ({"raw": "mp3"}, "raw"),
+        ({"channels": "2"}, "channels"),
+        ({"timestamp_granularities[]": "word"}, "timestamp_granularities[]"),
+    ],
+)
+def test_a_bad_field_is_named_in_param(client: TestClient, fields: dict, param: str) -> None:
+    answer = client.post(URL, files={"file": ("a.wav", b"RIFF")}, data=fields)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == param

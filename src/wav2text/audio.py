@@ -187,7 +187,12 @@ def _open_container(
     if check_length and not isinstance(file, str) and not _seekable(file):
         file = tally = _Tally(file)  # a pipe: its length is known only once it ends
     missing = _wav_missing_bytes(file) if check_length and tally is None else None
-    container = _av_open(file, name, rate, raw)
+    try:
+        container = _av_open(file, name, rate, raw)
+    except AudioDecodeError as err:
+        if tally is not None and tally.count == 0:  # a pipe that ended before its first byte
+            raise EmptyAudioError(f"{name}: the stream ended with no bytes (0 bytes)") from err
+        raise
     streams = container.streams.audio
     if stream_index >= len(streams):
         container.close()
@@ -242,11 +247,20 @@ def _as_file(source: Source) -> tuple[Any, str]:
             )
         if getattr(source, "closed", False):
             raise InvalidAudioError(f"{name}: the file object is closed; pass an open one")
+        if _seekable(source) and _bytes_left(source) == 0:
+            raise EmptyAudioError(f"{name}: the file object has no bytes left to read (0 bytes)")
         return source, name
     raise InvalidAudioError(
         f"cannot read audio from {type(source).__name__}; pass a path, bytes, a binary file "
         "object, or a numpy array / torch tensor with sample_rate"
     )
+
+
+def _bytes_left(file: Any) -> int:
+    here = file.tell()
+    end = file.seek(0, io.SEEK_END)
+    file.seek(here)
+    return int(end - here)
 
 
 def _reads_text(source: Any) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Literal
+from typing import Annotated, Any, BinaryIO, Literal, cast
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -138,15 +138,19 @@ def create_app(
             if split_channels:
                 request_options = replace(request_options, channels="split")
             writer = _writer(response_format, granularities)
+        except OptionsError as error:
+            return _error(str(error), param=_field_of(str(error)))
+        try:
             chosen = _language(transcriber, language)
         except OptionsError as error:
-            return _error(str(error))
+            return _error(str(error), param="language")
         request_options = replace(request_options, language=chosen)
+        upload = cast(BinaryIO, _NamedUpload(file.file, file.filename or "the upload"))
         if stream:
-            return _streamed(file.file, request_options, model_turn, metrics)
+            return _streamed(upload, request_options, model_turn, metrics)
         with model_turn() as replica:  # the upload is spooled past 1 MB, decoded from there
             started = time.monotonic()
-            outcome = _transcribe(replica, file.file, request_options, metrics)
+            outcome = _transcribe(replica, upload, request_options, metrics)
         if isinstance(outcome, Response):
             return outcome
         metrics.transcribed(outcome.duration, time.monotonic() - started)
@@ -299,6 +303,28 @@ def _field(name: str, text: str) -> int | Literal["auto"]:
         return parse_rate(text)
     except Wav2TextError as error:
         raise OptionsError(f"{name}: {error}") from error
+
+
+FORM_FIELDS = ("sample_rate", "raw", "channels", "response_format", "timestamp_granularities[]")
+
+
+def _field_of(message: str) -> str | None:
+    """The form field a message about one names first (OpenAI's `param`)."""
+    first = message.split(" ", 1)[0].rstrip(":")
+    if first == "word":  # "word timestamps need response_format=verbose_json"
+        return "timestamp_granularities[]"
+    return first if first in FORM_FIELDS else None
+
+
+class _NamedUpload:
+    """An upload's spooled file under the name its client gave it, so that an error about
+    it names the file the user sent."""
+
+    def __init__(self, file: BinaryIO, name: str) -> None:
+        self._file, self.name = file, name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._file, attribute)
 
 
 def _writer(name: str, granularities: list[str]) -> Writer:
