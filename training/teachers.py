@@ -147,7 +147,7 @@ def _moonshine_texts(clips: list[np.ndarray]) -> list[str]:
             model.model_handle, pointer, len(samples), ctypes.byref(text)
         ):
             raise RuntimeError("Moonshine could not transcribe a clip")
-        texts.append((text.value or b"").decode("utf-8"))
+        texts.append((text.value or b"").decode("utf-8", errors="replace"))  # may cut a char
         library.moonshine_free_text(text)
     return texts
 
