@@ -12,7 +12,7 @@ from training.real import REAL_DIR, real_clips
 
 from wav2text import BUNDLED_MODEL, ModelOptions, OptionsError, Transcriber
 from wav2text.cli import main
-from wav2text.evaluate import Item, Normalisation, evaluate, read_manifest
+from wav2text.evaluate import Item, Normalisation, evaluate, markdown, read_manifest
 
 CLIPS = [c for c in real_clips() if c.path.suffix != ".raw"][:4]
 
@@ -102,3 +102,29 @@ def test_cli_models_side_by_side(
     data = json.loads(report.read_text())
     assert [len(r["files"]) for r in data] == [2, 2] and data[0]["wer"] < data[1]["wer"]
     assert (tmp_path / "r.md").read_text() == table
+
+
+def test_substitutions_are_word_pairs_as_aligned() -> None:
+    """A run of substituted words is counted word by word, not as one phrase pair."""
+    from wav2text.evaluate import FileScore, _summary
+
+    def score(reference: str, hypothesis: str) -> FileScore:
+        return FileScore("a.wav", reference, hypothesis, 0, 0, 0, 0, 0, 1, 1.0, 1.0)
+
+    scores = [score("THE HARBOR LIGHTS WENT AWAY", "THE HAVE LIGHT WENT AWAY"),
+              score("HARBOR LIGHTS", "HAVE LIGHT")]  # fmt: skip
+    result = _summary("m", scores, Normalisation(), jiwer)
+    assert set(result.confusions) == {("HARBOR", "HAVE", 2), ("LIGHTS", "LIGHT", 2)}
+    runs = jiwer.collect_error_counts(jiwer.process_words(["A B"], ["C D"]))[0]
+    assert ("A B", "C D") in runs  # the control: jiwer's own counts join the run
+
+
+def test_every_failed_file_is_listed_with_its_reason(demo: Transcriber, tmp_path: Path) -> None:
+    broken = [tmp_path / f"broken{i}.wav" for i in range(3)]
+    for path in broken:
+        path.write_text("not audio")
+    items = [*(Item(p, "HELLO") for p in broken), *(Item(c.path, c.transcript) for c in CLIPS[:2])]
+    report = markdown([evaluate(demo, items)], worst=1)  # failures past the worst rows too
+    listed = [line for line in report.splitlines() if line.startswith("- broken")]
+    assert len(listed) == 3 and all("not a readable" in line for line in listed)
+    assert "Failed (3, not scored):" in report

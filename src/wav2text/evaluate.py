@@ -201,7 +201,8 @@ def _summary(
     hyps = [s.hypothesis or " " for s in done]
     words = jiwer.process_words(refs, hyps) if done else None
     cer = jiwer.process_characters(refs, hyps).cer if done else 1.0
-    subs, ins, dels = jiwer.collect_error_counts(words) if words else ({}, {}, {})
+    _, ins, dels = jiwer.collect_error_counts(words) if words else ({}, {}, {})
+    subs = _substituted_words(words) if words else Counter()
     elapsed = sum(s.seconds for s in done)
     ranked = sorted(done, key=lambda s: (-s.wer, -s.cer)) + [s for s in scores if s.error]
     return ModelScore(
@@ -214,6 +215,21 @@ def _summary(
         deletions=tuple(_top(dels)),
         insertions=tuple(_top(ins)),
     )
+
+
+def _substituted_words(words: Any) -> Counter[tuple[str, str]]:
+    """Each substituted word with the word heard in its place, as jiwer aligned them (its
+    own counts join a run of substitutions into one phrase pair)."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    for reference, hypothesis, chunks in zip(
+        words.references, words.hypotheses, words.alignments, strict=True
+    ):
+        for chunk in chunks:
+            if chunk.type == "substitute":
+                said = reference[chunk.ref_start_idx : chunk.ref_end_idx]
+                heard = hypothesis[chunk.hyp_start_idx : chunk.hyp_end_idx]
+                pairs.update(zip(said, heard, strict=True))
+    return pairs
 
 
 def _top(counts: dict[Any, int]) -> list[tuple[Any, int]]:
@@ -233,14 +249,13 @@ def markdown(results: Iterable[ModelScore], worst: int = 10) -> str:
         lines += ["", f"### {r.model}: worst files", "",
                   "| file | WER | CER | S | D | I | words | reference | hypothesis |",
                   "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for s in r.files[:worst]:
-            if s.error:
-                lines.append(f"| {Path(s.audio).name} | failed: {s.error} | | | | | | | |")
-            else:
-                lines.append(
-                    f"| {Path(s.audio).name} | {s.wer:.3f} | {s.cer:.3f} | {s.substitutions} | "
-                    f"{s.deletions} | {s.insertions} | {s.words} | {s.reference} | {s.hypothesis} |"
-                )
+        for s in [f for f in r.files if f.error is None][:worst]:
+            lines.append(
+                f"| {Path(s.audio).name} | {s.wer:.3f} | {s.cer:.3f} | {s.substitutions} | "
+                f"{s.deletions} | {s.insertions} | {s.words} | {s.reference} | {s.hypothesis} |"
+            )
         confusions = ", ".join(f"{ref} → {hyp} ({n})" for ref, hyp, n in r.confusions)
         lines += ["", f"Most frequent substitutions: {confusions or 'none'}"]
+        failed = [f"- {Path(s.audio).name}: {s.error}" for s in r.files if s.error]
+        lines += ["", f"Failed ({len(failed)}, not scored):", *failed] if failed else []
     return "\n".join(lines) + "\n"
