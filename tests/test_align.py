@@ -75,8 +75,14 @@ def test_unspellable_words_and_characters_are_kept_and_reported() -> None:
     assert [w.text for w in result.words] == ["ab", "1961", "cd3"]  # as the text writes them
     number = result.words[1]
     assert number.start == number.end == result.words[0].end and number.confidence == 0
-    assert any("1961" in w and "spell them out" in w for w in result.warnings)
-    assert any("left out: 1369" in w for w in result.warnings)
+    assert any("1961" in w and "write numbers as words" in w for w in result.warnings)
+    left_out = [w for w in result.warnings if "left out" in w]
+    assert left_out == ["characters the model cannot spell were left out: 3"]  # 1961: said once
+
+
+def test_punctuation_between_words_is_no_word() -> None:
+    result = align(one_hot(PATH), reference("ab -- cd …", VOCAB), VOCAB, FRAME_S)
+    assert [w.text for w in result.words] == ["ab", "cd"] and not result.warnings
 
 
 def test_normalisation_case_punctuation_accents() -> None:

@@ -51,6 +51,8 @@ def reference(text: str, vocab: Vocabulary) -> list[RefWord]:
     upper = sum(c.isupper() for c in index) >= sum(c.islower() for c in index)
     words = []
     for raw in text.split():
+        if all(unicodedata.category(c).startswith(("P", "S")) for c in raw):
+            continue  # "--", "&", "…": punctuation between words, not a word to place
         tokens, dropped = [], ""
         for char in raw.upper() if upper else raw.lower():
             token = index.get(char, index.get(_bare(char)))
@@ -214,12 +216,14 @@ def _warnings(
     unspellable = [w.text for w in words if not w.tokens]
     missing = [w for w in unplaced if w not in unspellable]
     low = [w.text for w, r in zip(out, words, strict=True) if r.tokens and w.confidence < LOW_SCORE]
-    dropped = sorted({c for w in words for c in w.dropped})
+    dropped = sorted({c for w in words if w.tokens for c in w.dropped})  # each said once
     if unspellable:
+        numbers = any(c.isdigit() for w in unspellable for c in w)
+        fix = "write numbers as words" if numbers else "write them in the model's alphabet"
         said.append(
             f"{len(unspellable)} word(s) hold nothing the model can spell ({_few(unspellable)}); "
-            "they are placed between their neighbours with no time of their own; spell them "
-            "out (e.g. numbers as words) to align them"
+            f"they are placed between their neighbours with no time of their own; {fix} to "
+            "align them"
         )
     if dropped:
         said.append(f"characters the model cannot spell were left out: {''.join(dropped)}")
