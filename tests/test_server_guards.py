@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
 from conftest import ffmpeg, free_port, noisy_tone, serving
 from wav2text import BUNDLED_MODEL, Transcriber
@@ -59,8 +60,12 @@ def test_api_keys(demo: Transcriber, clip: Path) -> None:
     assert client.get("/health").status_code == 200 and client.get("/").status_code == 200
     assert client.get("/v1/models").status_code == 401
     url = "/v1/audio/stream?format=s16le&sample_rate=16000"
-    with pytest.raises(Exception), client.websocket_connect(url):  # noqa: B017 - refused
-        pass
+    for query, said in (("", "no API key"), ("&api_key=sk-wrong", "does not know")):
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            client.websocket_connect(url + query).__enter__()
+        body = refused.value.json()["error"]
+        assert refused.value.status_code == 401 and said in body["message"]
+        assert "?api_key=KEY" in body["message"] and body["request_id"]
     with client.websocket_connect(f"{url}&api_key={KEY}") as ws:
         ws.send_text(json.dumps({"type": "stop"}))
         assert ws.receive_json()["type"] == "done"

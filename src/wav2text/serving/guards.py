@@ -34,14 +34,18 @@ class ApiKeys:
             return await self.app(scope, receive, send)
         if self._allowed(scope):
             return await self.app(scope, receive, send)
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
+        socket = scope["type"] == "websocket"
+        if socket and "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008})  # no way to answer in HTTP
             return None
-        said = "no API key" if not _bearer(scope) else "an API key this server does not know"
-        message = (
-            f"this server needs an API key and the request sent {said}: send "
-            "Authorization: Bearer KEY (OpenAI's clients: api_key=KEY)"
+        sent = _bearer(scope) or _query_key(scope)
+        said = "an API key this server does not know" if sent else "no API key"
+        how = (
+            "?api_key=KEY in the stream's URL (or Authorization: Bearer KEY)"
+            if socket
+            else "Authorization: Bearer KEY (OpenAI's clients: api_key=KEY)"
         )
+        message = f"this server needs an API key and the request sent {said}: send {how}"
         return await self.error(message, 401, "invalid_request_error")(scope, receive, send)
 
     def _open(self, path: str) -> bool:

@@ -81,11 +81,16 @@ class Observed:
         self.app, self.metrics, self.clock = app, metrics, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         rid = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
         token = _REQUEST_ID.set(rid)
+        if scope["type"] == "websocket":  # its refusals carry the id; metrics count streams
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                _REQUEST_ID.reset(token)
         started, status = self.clock(), 500
 
         async def tagged(message: Message) -> None:
