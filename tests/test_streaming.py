@@ -154,6 +154,17 @@ def test_a_stream_stops_at_its_maximum_duration(demo: Transcriber, s16: bytes) -
         while not events or events[-1]["type"] != "done":
             events.append(socket.receive_json())
     assert any("maximum of 1 s" in e.get("message", "") for e in events)
+    assert events[-1]["duration"] == 1.0  # cut at the sample: not 1.1 s (a whole last frame)
+
+
+def test_an_unknown_text_message_gets_an_error_event(demo: Transcriber) -> None:
+    client = TestClient(create_app(demo))
+    with client.websocket_connect(f"/v1/audio/stream?format=s16le&sample_rate={RATE}") as socket:
+        socket.send_text('{"type": "pause"}')
+        error = socket.receive_json()
+        assert error["type"] == "error" and '{"type": "stop"}' in error["message"]
+        socket.send_text(json.dumps({"type": "stop"}))
+        assert _until_done(socket)["type"] == "done"  # the stream went on after it
 
 
 def test_streams_and_files_interleave(demo: Transcriber, s16: bytes) -> None:

@@ -93,6 +93,13 @@ class LiveStream:
             self.closed_at = time.monotonic()
         self._reader.put(None)
 
+    def bytes_until(self, seconds: float) -> int:
+        """How many more bytes fit before the stream holds `seconds` of audio (whole
+        samples of every channel)."""
+        frame = sample_bytes(self.audio.sample_format) * self.audio.channels
+        total = int(seconds * self.audio.sample_rate) * frame
+        return max(0, total - self.received_bytes)
+
     @property
     def received_s(self) -> float:
         """Seconds of audio received so far."""

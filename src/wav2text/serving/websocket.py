@@ -144,15 +144,24 @@ async def _receive(websocket: WebSocket, runner: LiveStreamRunner, limits: Serve
         if message["type"] == "websocket.disconnect":
             return
         if message.get("bytes"):
-            live.feed(message["bytes"])
-            if live.received_s > limits.stream_max_s:
+            room = live.bytes_until(limits.stream_max_s)  # cut at the sample, not the frame
+            live.feed(message["bytes"][:room])
+            if len(message["bytes"]) > room:
                 return await _say(
                     runner,
                     f"the stream reached its maximum of {limits.stream_max_s:g} s of audio; "
                     "open a new one (or start the server with a larger --stream-max)",
                 )
-        elif message.get("text") and _is_stop(message["text"]):
-            return
+        elif message.get("text") is not None:
+            if _is_stop(message["text"]):
+                return
+            await _say(runner, UNKNOWN_TEXT)
+
+
+UNKNOWN_TEXT = (
+    'a text message other than {"type": "stop"} was ignored: send audio as binary frames '
+    'and {"type": "stop"} to end the stream'
+)
 
 
 def _is_stop(text: str) -> bool:
