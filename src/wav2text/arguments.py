@@ -12,6 +12,7 @@ from .options import (
     DEFAULT_CHUNK_LENGTH_S,
     DEFAULT_STRIDE_LENGTH_S,
     DTYPES,
+    HOTWORD_WEIGHT,
     RAW_FORMATS,
     RUNTIMES,
     SEGMENTATIONS,
@@ -277,6 +278,25 @@ def _add_model_arguments(
     )
     parser.add_argument(
         "--lm-beta", type=float, metavar="B", help="score per word (default: the LM's attrs.json)"
+    )
+    parser.add_argument(
+        "--hotword",
+        action="append",
+        metavar="WORD[:WEIGHT]",
+        help="a word or phrase the audio holds (a name, a term): the beam search favours it, "
+        "and spells it even if the LM does not know it (repeat for more; in quotes for a "
+        "phrase; :WEIGHT its own weight)",
+    )
+    parser.add_argument(
+        "--hotwords-file", type=Path, metavar="FILE", help="hotwords one per line, as --hotword"
+    )
+    parser.add_argument(
+        "--hotword-weight",
+        type=float,
+        default=HOTWORD_WEIGHT,
+        metavar="W",
+        help="each hotword word's bonus where it ends, natural log (%(default)g): higher wins "
+        "against more acoustic evidence, and inserts it more readily where it was not said",
     )
 
 

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .arguments import SERVER_LIMITS, build_parser
 from .batch import (
@@ -22,7 +22,7 @@ from .batch import (
     planned_outputs,
     run_batch,
 )
-from .errors import Wav2TextError, about
+from .errors import OptionsError, Wav2TextError, about
 from .options import (
     ModelOptions,
     RawFormat,
@@ -62,8 +62,26 @@ def _options(args: argparse.Namespace, **more: object) -> TranscribeOptions:
         channel=args.channel,
         allow_truncated=args.allow_truncated,
         rate_confidence=args.rate_confidence,
+        **_hotwords(args),
         **more,  # type: ignore[arg-type]
     )
+
+
+def _hotwords(args: argparse.Namespace) -> dict[str, Any]:
+    """--hotword (repeated) and --hotwords-file, one per line, as TranscribeOptions takes
+    them (commands without an LM have none)."""
+    given = vars(args)
+    hotwords = list(given.get("hotword") or [])
+    if given.get("hotwords_file"):
+        path: Path = given["hotwords_file"]
+        try:
+            lines = path.read_text("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            raise OptionsError(f"--hotwords-file {path}: cannot be read ({err})") from err
+        hotwords += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not hotwords:
+        return {}
+    return {"hotwords": tuple(hotwords), "hotword_weight": given["hotword_weight"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.ray is not None:
             return _on_ray(args, model, options, formats, (inputs, stems))
         transcriber = _transcriber(model)
+        transcriber.decode(options)  # hotwords the model cannot take: said before any input
     except Wav2TextError as err:
         print(f"wav2text: error: {err}", file=sys.stderr)
         return 2
@@ -206,7 +225,7 @@ def _eval(args: argparse.Namespace) -> int:
     try:
         items = read_manifest(args.manifest)
         normalise = Normalisation(args.keep_case, args.keep_punctuation)
-        options = TranscribeOptions(segmentation=args.segmentation)
+        options = TranscribeOptions(segmentation=args.segmentation, **_hotwords(args))
         results = []
         for name in args.model or [None]:
             one = argparse.Namespace(**{**vars(args), "model": name})
@@ -285,7 +304,9 @@ def _serve(args: argparse.Namespace) -> int:
         given = {field: getattr(args, flag[2:].replace("-", "_"))
                  for flag, field, *_ in SERVER_LIMITS}  # fmt: skip
         limits = ServerLimits(args.max_upload_mb or None, args.max_waiting, **given)
+        options = TranscribeOptions(segmentation=args.segmentation, **_hotwords(args))
         transcriber = _transcriber(_model_options(args))
+        transcriber.decode(options)  # the server's own hotwords: refused before it starts
         workers = args.workers or suggested_workers(transcriber.model)
         replicas = [_transcriber(_model_options(args)) for _ in range(workers - 1)]
     except Wav2TextError as err:
@@ -306,7 +327,6 @@ def _serve(args: argparse.Namespace) -> int:
             "reach it can use it; add --api-key KEY (or $WAV2TEXT_API_KEY)",
             file=sys.stderr,
         )
-    options = TranscribeOptions(segmentation=args.segmentation)
     serve(transcriber, options, args.host, args.port, limits, keys, replicas)
     return 0
 

@@ -26,6 +26,7 @@ RUNTIME_PRECISIONS: dict[str, tuple[tuple[str, ...], bool]] = {
     "openvino": (("float32", "bfloat16", "float16"), False),  # precision hints (AMX, FP16)
 }
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
+HOTWORD_WEIGHT = 7.0  # chosen by benchmarks/bench_hotwords.py (docs/decoding.md#hotwords)
 
 DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square
 DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model
@@ -158,6 +159,13 @@ class TranscribeOptions:
     max_duration_s / time_limit_s: refuse audio longer than this (AudioTooLongError:
         from a container's declared length at once, else as it decodes) / work that takes
         longer than this (TimeLimitError); for servers and batch jobs that must stay bounded.
+    hotwords: words and phrases the audio is expected to hold (names, terms), each with
+        its own weight if written "phrase:WEIGHT": the beam search favours each of their
+        words, and spells one its language model does not know. Needs a model with an
+        n-gram LM (beam search).
+    hotword_weight: the bonus (natural log, per word) of a hotword where it ends: 0 none,
+        higher makes a hotword win against more acoustic evidence (and insert it more
+        readily where it was not said).
     language: run a multilingual adapter model (MMS) in this language: its ISO 639-3
         code ("fra") or the ISO 639-1 one ("fr"); None: the language it was loaded with.
         OptionsError for a model with one language or without this one.
@@ -183,6 +191,8 @@ class TranscribeOptions:
     rate_confidence: float = RATE_CONFIDENCE
     check_rate: bool = False
     language: str | None = None
+    hotwords: tuple[str, ...] = ()
+    hotword_weight: float = HOTWORD_WEIGHT
 
     def __post_init__(self) -> None:
         if isinstance(self.sample_rate, str) and self.sample_rate != "auto":
@@ -227,6 +237,60 @@ class TranscribeOptions:
             )
         if self.chunk_length_s is not None and self.stride_length_s is not None:
             check_window(self.chunk_length_s, self.stride_length_s)
+        _check_hotwords(self.hotwords, self.hotword_weight)
+
+
+def _check_hotwords(hotwords: object, weight: float) -> None:
+    if isinstance(hotwords, str) or not isinstance(hotwords, tuple):
+        raise OptionsError(
+            f"hotwords is a tuple of words or phrases, e.g. ('Ahab', 'Nantucket:12'), "
+            f"not {type(hotwords).__name__}"
+        )
+    if not (0 <= weight < float("inf")):
+        raise OptionsError(f"hotword_weight is a finite number >= 0, got {weight}")
+    weighted_hotwords(hotwords, weight)
+
+
+def hotword_list(text: str) -> tuple[str, ...]:
+    """Hotwords as a form field or query parameter carries them: separated by commas or
+    new lines ("Ahab, Nantucket:12, white whale")."""
+    return tuple(part.strip() for part in text.replace("\n", ",").split(",") if part.strip())
+
+
+PROMPT_WORD_LETTERS = 4  # a prompt's shorter words ("the", "and") are not taken as hotwords
+
+
+def prompt_hotwords(prompt: str) -> tuple[str, ...]:
+    """OpenAI's `prompt` read as hotwords: its distinct words of 4 letters or more."""
+    words = ("".join(c for c in w if c.isalpha() or c == "'") for w in prompt.split())
+    kept = (w.strip("'") for w in words)
+    return tuple(dict.fromkeys(w for w in kept if len(w) >= PROMPT_WORD_LETTERS))
+
+
+def weighted_hotwords(hotwords: tuple[str, ...], weight: float) -> tuple[tuple[str, float], ...]:
+    """Each hotword as (phrase, weight): "Nantucket:12" weighs 12, "Ahab" the default."""
+    weighted = []
+    for entry in hotwords:
+        if not isinstance(entry, str):
+            raise OptionsError(f"a hotword is a string, not {type(entry).__name__}")
+        phrase, colon, given = entry.rpartition(":")
+        if not colon or not _is_number(given):
+            phrase, given = entry, ""
+        if not phrase.strip() or not any(c.isalpha() for c in phrase):
+            raise OptionsError(f"hotword {entry!r} holds no word; give a word or phrase")
+        value = float(given) if given else weight
+        if not 0 <= value < float("inf"):
+            raise OptionsError(f"hotword {entry!r}: its weight is a finite number >= 0")
+        weighted.append((" ".join(phrase.split()), value))
+    return tuple(weighted)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 MAX_WINDOW_S = 600.0  # a window or segment longer than this would need hours of attention

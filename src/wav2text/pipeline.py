@@ -22,10 +22,10 @@ from .ctc import best_path
 from .errors import OptionsError
 from .finish import ALIGNED, Told, frames_heard, transcribed, transcript_of
 from .job import END, Job
-from .lm import load_beam_search
+from .lm import Hotwords, load_beam_search
 from .model import CTCModel, Language, load_model
 from .opening import Input, check_length, stream
-from .options import ModelOptions, TranscribeOptions
+from .options import ModelOptions, TranscribeOptions, weighted_hotwords
 from .passes import Decision, Mode, decide, decided
 from .prefetch import prefetch
 from .results import Transcript, Word
@@ -52,10 +52,18 @@ class Transcriber:
         self.model: CTCModel = load_model(options)
         self.beam = load_beam_search(options, self.model)  # None: greedy decoding
 
-    @property
-    def decode(self) -> Callable[[np.ndarray], Decision]:
-        """How one piece's log-probabilities become its path: beam search, or best path."""
-        return self.beam or best_path
+    def decode(self, options: TranscribeOptions) -> Callable[[np.ndarray], Decision]:
+        """How one piece's log-probabilities become its path: beam search (favouring the
+        options' hotwords), or best path."""
+        if not options.hotwords:
+            return self.beam or best_path
+        if self.beam is None:
+            raise OptionsError(
+                f"hotwords need a beam search with a language model, and {self.model.name} "
+                "decodes without one; give it one with lm=PATH (--lm PATH), or leave out hotwords"
+            )
+        weighted = weighted_hotwords(options.hotwords, options.hotword_weight)
+        return self.beam.with_hotwords(Hotwords(weighted))
 
     @property
     def decoder(self) -> str:
@@ -98,7 +106,7 @@ class Transcriber:
         language = self.model.in_language(options.language)
         if self.beam:
             self.beam.check_vocabulary(language.vocab)
-        mode = self._transcribing(language)
+        mode = self._transcribing(language, options)
         told = Told(language.vocab, self.model.frame_seconds)
         tagged = stream([Input(source, options)], self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, options.batch_size, mode):
@@ -115,7 +123,7 @@ class Transcriber:
     def _outcomes(
         self, inputs: Iterable[Input], options: TranscribeOptions
     ) -> Iterator[Transcript | Exception]:
-        mode = self._transcribing(self.model.in_language(options.language))
+        mode = self._transcribing(self.model.in_language(options.language), options)
         tagged = stream(inputs, self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, options.batch_size, mode):
             if item is END:
@@ -211,16 +219,21 @@ class Transcriber:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
         check_length(counted.count, self.model)
 
-    def decide(self, piece: Piece, language: Language | None = None) -> Decision:
+    def decide(
+        self,
+        piece: Piece,
+        language: Language | None = None,
+        options: TranscribeOptions | None = None,
+    ) -> Decision:
         """One piece's frame decisions, as transcribe makes them (silent: blank), in
         `language` (from `model.in_language`; None: the one the model was loaded in)."""
-        mode = self._transcribing(language or self.model.in_language(None))
+        mode = self._transcribing(language or self.model.in_language(None), options)
         (decision,) = decide([piece], self.model, 1, mode)
         if isinstance(decision, Exception):
             raise decision
         return decision
 
-    def _transcribing(self, language: Language) -> Mode:
+    def _transcribing(self, language: Language, options: TranscribeOptions | None) -> Mode:
         """Each piece's frames decided (greedy or beam search) as soon as it is run."""
         vocab = language.vocab
 
@@ -229,7 +242,7 @@ class Transcriber:
 
         return Mode(
             lambda: Stitcher(self.model.hop, vocab.blank, vocab.delimiter),
-            self.decode,
+            self.decode(options or TranscribeOptions()),
             blank,
             language,
         )

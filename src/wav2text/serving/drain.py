@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+POLL_S = 0.05
 SERVICE_RESTART = 1012  # WebSocket close code: the server is restarting; reconnect later
 log = logging.getLogger("uvicorn.error")
 
@@ -20,21 +21,20 @@ class Drain:
     """What a live stream watches to learn that the server is going down."""
 
     def __init__(self) -> None:
-        self._started: asyncio.Event | None = None
+        self.started = False  # a flag, not an asyncio.Event: tests serve from several loops
         self.streams = 0
 
-    @property
-    def started(self) -> asyncio.Event:
-        if self._started is None:  # made in the serving loop, on first use
-            self._started = asyncio.Event()
-        return self._started
+    async def begun(self) -> None:
+        """Returns once the server is going down."""
+        while not self.started:
+            await asyncio.sleep(POLL_S)
 
     async def streams_ended(self, limit_s: float) -> None:
         """Tell the streams, then wait until none is open (or `limit_s` passed)."""
-        self.started.set()
+        self.started = True
         deadline = time.monotonic() + limit_s
         while self.streams and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(POLL_S)
 
 
 class DrainingServer(uvicorn.Server):

@@ -118,8 +118,9 @@ class LiveStream:
         blocks = resample_stream(to_mono(opened), self.audio.sample_rate, model.sampling_rate)
         scored = prefetch(speech_probabilities(blocks, model.sampling_rate), depth=64)
         plan = self.transcriber.cut_plan(self.options)
-        finals = _Finals(self.transcriber, self.language, self.emit)
-        partials = _Partials(self.transcriber, self.language, self.emit, finals)
+        finals = _Finals(self.transcriber, self.language, self.options, self.emit)
+        decode = self.transcriber.decode(self.options)
+        partials = _Partials(self.transcriber, self.language, decode, self.emit, finals)
         for piece in speech_cuts(partials.tap(scored), plan, model.sampling_rate, VAD_FRAME_S):
             finals.add(piece)
         finals.finish()
@@ -135,17 +136,22 @@ class _Finals:
     """A stream's frame decisions, stitched as offline, handed out word by word."""
 
     def __init__(
-        self, transcriber: Transcriber, language: Language, emit: Callable[[Event], None]
+        self,
+        transcriber: Transcriber,
+        language: Language,
+        options: TranscribeOptions,
+        emit: Callable[[Event], None],
     ) -> None:
         model = transcriber.model
         self.transcriber, self.language, self.emit = transcriber, language, emit
+        self.options = options
         self.vocab, self.frame_s = language.vocab, model.frame_seconds
         self.stitcher = Stitcher(model.hop, self.vocab.blank, self.vocab.delimiter)
         self.words: list[Word] = []
         self.heard_sample = 0  # model-rate samples up to the end of the last final
 
     def add(self, piece: Piece) -> None:
-        self.stitcher.add(piece, self.transcriber.decide(piece, self.language))
+        self.stitcher.add(piece, self.transcriber.decide(piece, self.language, self.options))
         pending = self._pending()
         if piece.ends_in_pause:
             self._hand_out(pending, self.stitcher.done)
@@ -176,12 +182,13 @@ class _Partials:
         self,
         transcriber: Transcriber,
         language: Language,
+        decode: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
         emit: Callable[[Event], None],
         finals: _Finals,
     ) -> None:
         model = transcriber.model
         self.model, self.language, self.emit, self.finals = model, language, emit, finals
-        self.decode = transcriber.decode
+        self.decode = decode
         self.rate = model.sampling_rate
         self.recent: deque[np.ndarray] = deque()  # the last PARTIAL_WINDOW_S of audio
         self.recent_start = 0  # sample index of recent[0][0]

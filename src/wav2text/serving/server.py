@@ -1,12 +1,13 @@
 """An OpenAI-compatible HTTP shell: `POST /v1/audio/transcriptions`, one model loaded once.
 
 Clients written for OpenAI's transcription endpoint (the `openai` SDK, curl scripts) work
-unchanged against `wav2text serve`. Their `model`, `prompt` and `temperature` fields are
-accepted and ignored: the server runs the CTC model it was started with, and a CTC model has
-no prompt and no sampling temperature. `language` switches a multilingual adapter model
-(MMS) to that language for the request, and is ignored by a model with one language (as
-OpenAI clients often send it). wav2text's own fields `sample_rate`,
-`raw` and `channels` describe headerless PCM uploads, as the CLI options of the same names do.
+unchanged against `wav2text serve`. Their `model` and `temperature` fields are accepted and
+ignored: the server runs the CTC model it was started with, which samples nothing. `prompt`
+is read as hotwords (its words of 4 letters or more), beside wav2text's own `hotwords`.
+`language` switches a multilingual adapter model (MMS) to that language for the request,
+and is ignored by a model with one language (as OpenAI clients often send it). wav2text's
+own fields `sample_rate`, `raw` and `channels` describe headerless PCM uploads, as the CLI
+options of the same names do.
 Needs the `server` extra: `pip install 'wav2text[server]'`.
 """
 
@@ -34,7 +35,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import AudioTooLongError, OptionsError, TimeLimitError, Wav2TextError, reason
 from ..language import language_code
-from ..options import RawFormat, ServerLimits, TranscribeOptions
+from ..lm import spell_words
+from ..options import RawFormat, ServerLimits, TranscribeOptions, hotword_list, prompt_hotwords
 from ..pipeline import Transcriber
 from ..rate import parse_rate
 from ..rawformat import RAW_FORMATS
@@ -122,6 +124,7 @@ def create_app(
         model: Annotated[str | None, Form()] = None,
         language: Annotated[str | None, Form()] = None,
         prompt: Annotated[str | None, Form()] = None,
+        hotwords: Annotated[str | None, Form()] = None,
         temperature: Annotated[str | None, Form()] = None,
         response_format: Annotated[str, Form()] = "json",
         granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
@@ -137,6 +140,7 @@ def create_app(
             request_options = _request_options(defaults, sample_rate, raw, count)
             if split_channels:
                 request_options = replace(request_options, channels="split")
+            request_options = _with_hotwords(transcriber, request_options, hotwords, prompt)
             writer = _writer(response_format, granularities)
         except OptionsError as error:
             return _error(str(error), param=_field_of(str(error)))
@@ -248,6 +252,23 @@ def _request_options(
     return replace(defaults, sample_rate=rate, raw=raw_format)
 
 
+def _with_hotwords(
+    transcriber: Transcriber, options: TranscribeOptions, hotwords: str | None, prompt: str | None
+) -> TranscribeOptions:
+    """The server's hotwords, the request's `hotwords` field and its `prompt`'s words, each
+    one the model can take (else the field is refused before the upload is read)."""
+    spellable = spell_words(prompt_hotwords(prompt or ""), transcriber.model.vocab)
+    given = hotword_list(hotwords or "") + tuple(spellable)  # a prompt: no refusal over it
+    if not given:
+        return options
+    try:
+        chosen = replace(options, hotwords=options.hotwords + given)
+        transcriber.decode(chosen)
+    except OptionsError as error:
+        raise OptionsError(f"hotwords: {error}") from error
+    return chosen
+
+
 def _count(text: str) -> int:
     """A channel count from a form: ASCII digits only, as the CLI takes it."""
     if not (text.isascii() and text.isdigit() and len(text) <= 2):
@@ -305,7 +326,14 @@ def _field(name: str, text: str) -> int | Literal["auto"]:
         raise OptionsError(f"{name}: {error}") from error
 
 
-FORM_FIELDS = ("sample_rate", "raw", "channels", "response_format", "timestamp_granularities[]")
+FORM_FIELDS = (
+    "sample_rate",
+    "raw",
+    "channels",
+    "response_format",
+    "timestamp_granularities[]",
+    "hotwords",
+)
 
 
 def _field_of(message: str) -> str | None:

@@ -18,13 +18,14 @@ import itertools
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from prometheus_client import Gauge
 
 from ..errors import OptionsError, reason
-from ..options import ServerLimits, TranscribeOptions
+from ..options import ServerLimits, TranscribeOptions, hotword_list
 from ..pipeline import Transcriber
 from ..rate import parse_rate
 from .drain import SERVICE_RESTART, Drain
@@ -54,7 +55,13 @@ def add_stream_route(
     async def stream(websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            audio = _declared(dict(websocket.query_params))
+            query = dict(websocket.query_params)
+            audio = _declared(query)
+            options = replace(
+                defaults, hotwords=defaults.hotwords + hotword_list(query.get("hotwords", ""))
+            )
+            if options.hotwords:
+                next(iter(workers)).decode(options)  # an LM to favour them: refused here if none
         except Exception as error:
             return await _refuse(websocket, f"{reason(error)}; {DECLARE}", POLICY)
         if not slots.acquire(blocking=False):
@@ -67,7 +74,7 @@ def add_stream_route(
         open_streams.inc()
         drain.streams += 1
         try:
-            runner = LiveStreamRunner(next(turns), audio, defaults)
+            runner = LiveStreamRunner(next(turns), audio, options)
             await _serve(websocket, runner, limits, drain)
         finally:
             drain.streams -= 1
@@ -121,7 +128,7 @@ async def _serve(
 ) -> None:
     sender = asyncio.create_task(_send(websocket, runner))
     receiver = asyncio.create_task(_receive(websocket, runner, limits))
-    draining = asyncio.create_task(drain.started.wait())
+    draining = asyncio.create_task(drain.begun())
     try:  # the server going down ends the stream as the client's stop would
         await asyncio.wait({receiver, draining}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -129,7 +136,7 @@ async def _serve(
             task.cancel()
         runner.live.close()
         await sender  # the last final and done events
-    code = SERVICE_RESTART if drain.started.is_set() else 1000
+    code = SERVICE_RESTART if drain.started else 1000
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client closed it
         await websocket.close(code)
 
