@@ -30,11 +30,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import resamplers  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
 from wav2text.estimation.spectrum import (  # noqa: E402
-    STANDARD_RATES,
     edge_rates,
     long_term_spectrum,
     stopband_edge,
 )
+from wav2text.rate import STANDARD_RATES  # noqa: E402
 
 SOURCES = (8000, 11025, 16000, 22050, 24000, 32000)
 TARGETS = (16000, 22050, 24000, 32000, 44100, 48000)

@@ -27,7 +27,7 @@ from .errors import (
     UnknownSampleRateError,
 )
 from .options import RawFormat, TranscribeOptions
-from .rate import RateChoice, valid_rate
+from .rate import UNKNOWN_RATE_PLACEHOLDER, RateChoice, valid_rate
 from .rawformat import HEAD_BYTES, detect_layout
 from .results import AudioInfo, RateSource
 
@@ -299,9 +299,8 @@ def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat |
     try:
         if raw is None:
             return av.open(file, mode="r", **_METADATA_OPTIONS)
-        # FFmpeg's raw demuxer needs some rate even when it is unknown; samples don't change
         layout = _layout_name(raw.channels or 1)
-        options = {"sample_rate": str(rate or 16000), "ch_layout": layout}
+        options = {"sample_rate": str(rate or UNKNOWN_RATE_PLACEHOLDER), "ch_layout": layout}
         return av.open(file, mode="r", format=raw.sample_format, options=options)
     except av.error.FFmpegError as err:
         raise AudioDecodeError(

@@ -9,12 +9,16 @@ Channels holding the same audio (a mono recording stored as stereo) are transcri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from .audio import DecodedAudio
+from .audio import DecodedAudio, Source, open_with
+from .errors import OptionsError
+from .opening import Input
+from .options import TranscribeOptions
+from .rate import CANDIDATE_RATES
 from .results import Transcript, Word, segments_from_words
 
 PROBE_S = 30.0  # seconds of audio compared to tell identical channels
@@ -24,7 +28,7 @@ SAME_DB = -50.0  # a channel this far (energy of the difference) below another i
 def distinct_channels(audio: DecodedAudio) -> tuple[list[int], dict[int, int]]:
     """The channels worth transcribing, and each duplicate with the channel it repeats,
     judged on the first PROBE_S seconds. Consumes the audio's blocks."""
-    limit = int(PROBE_S * (audio.rate or 48000))
+    limit = int(PROBE_S * (audio.rate or max(CANDIDATE_RATES)))  # unknown: the most it may be
     head, count = [], 0
     for block in audio.blocks:
         head.append(block)
@@ -86,3 +90,31 @@ def merged(
 
 def _on(words: Sequence[Word], channel: int) -> tuple[Word, ...]:
     return tuple(w for w in words if w.channel == channel)
+
+
+def split_transcript(
+    source: Source,
+    options: TranscribeOptions,
+    run: Callable[[list[Input], TranscribeOptions], Iterable[Transcript | Exception]],
+) -> Transcript | Exception:
+    """One transcript per distinct channel (each read again from the start and run by
+    `run`), merged; or the exception that stopped one of them."""
+    try:
+        if hasattr(source, "read") and not getattr(source, "seekable", lambda: False)():
+            raise OptionsError(
+                "channels='split' reads the input once per channel, and this stream "
+                "cannot be read again: pass a file path or bytes (not a pipe)"
+            )
+        kept, same = distinct_channels(open_with(source, options))
+        channels = len(kept) + len(same)
+    except Exception as err:  # this input's outcome
+        return err
+    per_channel = [replace(options, channels="mix", channel=c) for c in kept]
+    outcomes = list(run([Input(source, o, True) for o in per_channel], options))
+    failure = next((o for o in outcomes if isinstance(o, Exception)), None)
+    if failure is not None:
+        return failure
+    transcripts = [o for o in outcomes if isinstance(o, Transcript)]
+    if channels == 1:
+        return transcripts[0]
+    return merged(list(zip(kept, transcripts, strict=True)), channels, same)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .job import Frames, Item, Job
 from .model import CTCModel, Language
-from .segments import Piece, batches_by_length
+from .segments import LogProbStitcher, Piece, Stitcher, batches_by_length
 
 # Windows whose peak stays below -70 dBFS hold no audible sound; normalising them would
 # blow their noise floor up to full scale and invite invented words, so they decode as blank.
@@ -102,3 +102,26 @@ def _groups(items: Iterable[T], size: int) -> Iterator[list[T]]:
             group = []
     if group:
         yield group
+
+
+def transcribing(
+    model: CTCModel, language: Language, decode: Callable[[np.ndarray], Decision]
+) -> Mode:
+    """Each piece's frames decided (greedy or beam search) as soon as it is run."""
+    vocab = language.vocab
+
+    def blank(n_frames: int) -> Decision:
+        return np.full(n_frames, vocab.blank), np.ones(n_frames, dtype=np.float32)
+
+    return Mode(lambda: Stitcher(model.hop, vocab.blank, vocab.delimiter), decode, blank, language)
+
+
+def aligning(model: CTCModel, language: Language) -> Mode:
+    """Each piece's log-probabilities kept, for the aligner to read whole."""
+    vocab, hop = language.vocab, model.hop
+    width = model.output_size(language)  # the head's outputs: the vocabulary, or more
+
+    def frames() -> LogProbStitcher:
+        return LogProbStitcher(hop, vocab.blank, width)
+
+    return Mode(frames, lambda log_probs: log_probs, frames().silence, language)

@@ -8,16 +8,15 @@ their job, batched into forward passes across inputs; an exception on one input'
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .align import align as align_words
 from .align import reference
-from .audio import Source, open_with
+from .audio import Source
 from .blocks import SampleCounter
-from .channels import distinct_channels, merged
+from .channels import split_transcript
 from .ctc import best_path
 from .errors import OptionsError
 from .finish import ALIGNED, Told, frames_heard, transcribed, transcript_of
@@ -26,7 +25,7 @@ from .lm import Hotwords, load_beam_search
 from .model import CTCModel, Language, load_model
 from .opening import Input, check_length, stream
 from .options import ModelOptions, TranscribeOptions, weighted_hotwords
-from .passes import Decision, Mode, decide, decided
+from .passes import Decision, aligning, decide, decided, transcribing
 from .prefetch import prefetch
 from .results import Transcript, Word
 from .segments import (
@@ -42,6 +41,8 @@ from .segments import (
 )
 from .vad import FRAME_S as VAD_FRAME_S
 from .vad import speech_probabilities
+
+Tap = Callable[[Iterable[tuple[np.ndarray, np.ndarray]]], Iterator[tuple[np.ndarray, np.ndarray]]]
 
 
 class Transcriber:
@@ -88,7 +89,7 @@ class Transcriber:
             self.beam.check_vocabulary(language.vocab)
         if options.channels == "split":
             for source in sources:
-                yield self._split(source, options)
+                yield split_transcript(source, options, self._outcomes)
             return
         yield from self._outcomes((Input(source, options) for source in sources), options)
 
@@ -106,7 +107,7 @@ class Transcriber:
         language = self.model.in_language(options.language)
         if self.beam:
             self.beam.check_vocabulary(language.vocab)
-        mode = self._transcribing(language, options)
+        mode = transcribing(self.model, language, self.decode(options))
         told = Told(language.vocab, self.model.frame_seconds)
         tagged = stream([Input(source, options)], self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, options.batch_size, mode):
@@ -123,33 +124,13 @@ class Transcriber:
     def _outcomes(
         self, inputs: Iterable[Input], options: TranscribeOptions
     ) -> Iterator[Transcript | Exception]:
-        mode = self._transcribing(self.model.in_language(options.language), options)
+        mode = transcribing(
+            self.model, self.model.in_language(options.language), self.decode(options)
+        )
         tagged = stream(inputs, self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, options.batch_size, mode):
             if item is END:
                 yield self._outcome(job, mode.language)
-
-    def _split(self, source: Source, options: TranscribeOptions) -> Transcript | Exception:
-        """One transcript per distinct channel, merged (wav2text.channels)."""
-        try:
-            if hasattr(source, "read") and not getattr(source, "seekable", lambda: False)():
-                raise OptionsError(
-                    "channels='split' reads the input once per channel, and this stream "
-                    "cannot be read again: pass a file path or bytes (not a pipe)"
-                )
-            kept, same = distinct_channels(open_with(source, options))
-            channels = len(kept) + len(same)
-        except Exception as err:  # this input's outcome
-            return err
-        per_channel = [replace(options, channels="mix", channel=c) for c in kept]
-        outcomes = list(self._outcomes([Input(source, o, True) for o in per_channel], options))
-        failure = next((o for o in outcomes if isinstance(o, Exception)), None)
-        if failure is not None:
-            return failure
-        transcripts = [o for o in outcomes if isinstance(o, Transcript)]
-        if channels == 1:
-            return transcripts[0]
-        return merged(list(zip(kept, transcripts, strict=True)), channels, same)
 
     def _outcome(self, job: Job, language: Language) -> Transcript | Exception:
         if job.error is not None:
@@ -169,7 +150,7 @@ class Transcriber:
         options = options or TranscribeOptions()
         language = self.model.in_language(options.language)
         words = reference(text, language.vocab)
-        mode = self._aligning(language)
+        mode = aligning(self.model, language)
         tagged = stream([Input(source, options)], self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, 1, mode):
             if item is END:
@@ -182,16 +163,6 @@ class Transcriber:
                     job, self.model, found.words, language, found.warnings, ALIGNED
                 )
         raise AssertionError("the stream ends with its job's END")
-
-    def _aligning(self, language: Language) -> Mode:
-        """Each piece's log-probabilities kept, for the aligner to read whole."""
-        vocab, hop = language.vocab, self.model.hop
-        width = self.model.output_size(language)  # the head's outputs: the vocabulary, or more
-
-        def frames() -> LogProbStitcher:
-            return LogProbStitcher(hop, vocab.blank, width)
-
-        return Mode(frames, lambda log_probs: log_probs, frames().silence, language)
 
     def window_plan(self, options: TranscribeOptions) -> WindowPlan:
         """The window geometry this model runs with under these options."""
@@ -206,15 +177,18 @@ class Transcriber:
         max_s = options.max_segment_s or self.model.window_s[0]
         return plan_cuts(self.model.sampling_rate, self.model.hop, max_s)
 
-    def pieces(self, blocks: Iterable[np.ndarray], options: TranscribeOptions) -> Iterator[Piece]:
-        """The audio the model runs on: speech cuts or strided windows."""
+    def pieces(
+        self, blocks: Iterable[np.ndarray], options: TranscribeOptions, tap: Tap | None = None
+    ) -> Iterator[Piece]:
+        """The audio the model runs on: speech cuts or strided windows. `tap` sees the
+        blocks and their speech probabilities on their way to the cuts (live partials)."""
         counted = SampleCounter(blocks)
         rate = self.model.sampling_rate
         if options.segmentation == "vad":
             plan = self.cut_plan(options)
             # VAD scores on its own thread (onnxruntime releases the GIL), beside the model
             scored = prefetch(speech_probabilities(counted, rate))
-            yield from speech_cuts(scored, plan, rate, VAD_FRAME_S)
+            yield from speech_cuts(tap(scored) if tap else scored, plan, rate, VAD_FRAME_S)
         else:
             yield from window_pieces(counted, self.window_plan(options), self.model.hop)
         check_length(counted.count, self.model)
@@ -227,25 +201,12 @@ class Transcriber:
     ) -> Decision:
         """One piece's frame decisions, as transcribe makes them (silent: blank), in
         `language` (from `model.in_language`; None: the one the model was loaded in)."""
-        mode = self._transcribing(language or self.model.in_language(None), options)
+        language = language or self.model.in_language(None)
+        mode = transcribing(self.model, language, self.decode(options or TranscribeOptions()))
         (decision,) = decide([piece], self.model, 1, mode)
         if isinstance(decision, Exception):
             raise decision
         return decision
-
-    def _transcribing(self, language: Language, options: TranscribeOptions | None) -> Mode:
-        """Each piece's frames decided (greedy or beam search) as soon as it is run."""
-        vocab = language.vocab
-
-        def blank(n_frames: int) -> Decision:
-            return np.full(n_frames, vocab.blank), np.ones(n_frames, dtype=np.float32)
-
-        return Mode(
-            lambda: Stitcher(self.model.hop, vocab.blank, vocab.delimiter),
-            self.decode(options or TranscribeOptions()),
-            blank,
-            language,
-        )
 
 
 def transcribe(

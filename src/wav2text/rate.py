@@ -22,8 +22,13 @@ from .estimation import weights
 
 MIN_RATE_HZ = 1_000
 MAX_RATE_HZ = 768_000  # the highest PCM rate real converters use
-# The rates sample_rate="auto" chooses from: those audio is commonly stored at.
+# Rates audio is commonly stored at; sample_rate="auto" chooses among the usual ones.
+STANDARD_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000)
 CANDIDATE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+CHECKED_RATES_HZ = (4000, 192000)  # check_rate tests half and double within these
+# FFmpeg's raw demuxer needs a rate to open headerless PCM whose rate is still unknown
+# (sample_rate="auto"); the samples read are the same whatever it is told.
+UNKNOWN_RATE_PLACEHOLDER = 16000
 # Below it, "auto" refuses to guess; chosen with the weights (the trade: docs/audio-and-rates.md)
 RATE_CONFIDENCE = weights.CONFIDENCE
 RESAMPLE_QUALITY = "HQ"  # soxr high quality: 20-bit, flat to 91 % of Nyquist

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InvalidSampleRateError
-from ..rate import MAX_RATE_HZ, MIN_RATE_HZ, SEARCH_S
+from ..rate import CHECKED_RATES_HZ, MAX_RATE_HZ, MIN_RATE_HZ, SEARCH_S
 from .estimator import RateCheck, RateEstimate, check_declared, confident_rate, estimate_rate
 
 if TYPE_CHECKING:
@@ -49,7 +49,8 @@ def check_header(audio: DecodedAudio, model: CTCModel) -> RateDecision:
     """The header's rate tested against its half and double by the model."""
     assert audio.rate is not None
     declared = audio.rate
-    candidates = [r for r in (declared // 2, declared, declared * 2) if 4000 <= r <= 192000]
+    low, high = CHECKED_RATES_HZ
+    candidates = [r for r in (declared // 2, declared, declared * 2) if low <= r <= high]
     if len(candidates) < 2:
         return RateDecision(audio)
     audio, mono = _peek_mono(audio, int(SEARCH_S * max(candidates)))

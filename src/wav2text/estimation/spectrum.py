@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..rate import STANDARD_RATES
+
 SILENT_FRAME_DBFS = -50.0  # a frame quieter than this counts as silence
 EDGE_DROP_DB = 30.0  # a brick-wall cut: this much lower just above the edge than below it
-STANDARD_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000)
 _FFT = 2048
 
 

@@ -29,17 +29,16 @@ import numpy as np
 
 from ..audio import audio_info, open_audio, to_mono
 from ..ctc import words_of
-from ..errors import OptionsError
+from ..errors import AudioTooShortError, EmptyAudioError, OptionsError
 from ..model import Language
 from ..options import RawFormat, TranscribeOptions
 from ..pipeline import Transcriber
-from ..prefetch import prefetch
 from ..rate import resample_stream, valid_rate
 from ..rawformat import sample_bytes
 from ..results import Word
-from ..segments import Piece, Stitcher, speech_cuts
+from ..segments import Piece, Stitcher
 from ..vad import FRAME_S as VAD_FRAME_S
-from ..vad import SPEECH_PROBABILITY, speech_probabilities
+from ..vad import SPEECH_PROBABILITY
 from ..writers import openai_word
 
 PARTIAL_EVERY_S = 0.25  # seconds of new audio between partials
@@ -116,13 +115,14 @@ class LiveStream:
             block_samples=max(1, int(LIVE_BLOCK_S * self.audio.sample_rate)),
         )
         blocks = resample_stream(to_mono(opened), self.audio.sample_rate, model.sampling_rate)
-        scored = prefetch(speech_probabilities(blocks, model.sampling_rate), depth=64)
-        plan = self.transcriber.cut_plan(self.options)
         finals = _Finals(self.transcriber, self.language, self.options, self.emit)
         decode = self.transcriber.decode(self.options)
         partials = _Partials(self.transcriber, self.language, decode, self.emit, finals)
-        for piece in speech_cuts(partials.tap(scored), plan, model.sampling_rate, VAD_FRAME_S):
-            finals.add(piece)
+        try:  # the offline chain, with the partials tapping it between the VAD and the cuts
+            for piece in self.transcriber.pieces(blocks, self.options, tap=partials.tap):
+                finals.add(piece)
+        except (EmptyAudioError, AudioTooShortError):
+            pass  # a stream that ended before a word could be heard: done, with no words
         finals.finish()
         lag = time.monotonic() - self.closed_at if self.closed_at else 0.0
         text = " ".join(w.text for w in finals.words)
