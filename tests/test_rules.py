@@ -61,3 +61,18 @@ def test_one_speech_threshold_for_cuts_and_live_partials() -> None:
 def test_all_formats_are_the_registry_file_formats() -> None:
     assert ALL_FORMATS == ("txt", "json", "srt", "vtt", "tsv")
     assert set(ALL_FORMATS) == {n for n, w in WRITERS.items() if not w.openai_shape}
+
+
+def test_one_speller_for_the_aligner_the_lm_and_hotwords() -> None:
+    """align.reference and lm.spell_words (LM words, hotwords) spell through ctc.spell: the
+    same tokens for the same word; only the aligner also takes accented letters."""
+    from wav2text.align import reference
+    from wav2text.ctc import Vocabulary
+    from wav2text.lm import spell_words
+
+    vocab = Vocabulary(("<pad>", "|", "A", "B", "C", "E", "F", "'"), blank=0, delimiter=1)
+    words = ("abc", "CAB", "Fab's", "café")
+    lexicon = spell_words(words, vocab)
+    for word in words[:3]:
+        assert lexicon[word][:-1] == list(reference(word, vocab)[0].tokens)
+    assert "café" not in lexicon and reference("café", vocab)[0].tokens == (4, 2, 6, 5)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ctc import Vocabulary
+from .ctc import Vocabulary, spell
 from .errors import OptionsError
 from .results import Word
 
@@ -46,31 +46,19 @@ class Alignment:
 
 
 def reference(text: str, vocab: Vocabulary) -> list[RefWord]:
-    """The transcript's words, each spelled with the model's tokens."""
-    index = {t: i for i, t in enumerate(vocab.tokens) if len(t) == 1}
-    upper = sum(c.isupper() for c in index) >= sum(c.islower() for c in index)
+    """The transcript's words, each spelled with the model's tokens (ctc.spell)."""
     words = []
     for raw in text.split():
         if all(unicodedata.category(c).startswith(("P", "S")) for c in raw):
             continue  # "--", "&", "…": punctuation between words, not a word to place
-        tokens, dropped = [], ""
-        for char in raw.upper() if upper else raw.lower():
-            token = index.get(char, index.get(_bare(char)))
-            if token is not None and token != vocab.delimiter:
-                tokens.append(token)
-            elif not unicodedata.category(char).startswith(("P", "S")):
-                dropped += char
-        words.append(RefWord(raw, tuple(tokens), dropped))
+        tokens, dropped = spell(raw, vocab, unaccent=True)
+        words.append(RefWord(raw, tokens, dropped))
     if not any(w.tokens for w in words):
         raise OptionsError(
             "the text holds no word the model can spell; check that it is the transcript "
             "of this audio, in the model's language and script"
         )
     return words
-
-
-def _bare(char: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
 
 
 def align(

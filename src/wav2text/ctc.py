@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,33 @@ class Vocabulary:
     blank: int
     delimiter: int | None  # the word separator ("|" in wav2vec2 vocabularies)
     lower: bool = False  # the tokenizer lowercases its output
+
+
+def spell(word: str, vocab: Vocabulary, unaccent: bool = False) -> tuple[tuple[int, ...], str]:
+    """A written word in the model's tokens, and the characters it cannot spell.
+
+    Each character as written, else in the other case (base-960h spells in upper case, many
+    LMs and texts in lower), else (`unaccent`: a transcript to align) without its accent
+    (é -> E); punctuation and symbols are not spoken and are dropped silently. The one rule
+    for the aligner's text, the LM's words and hotwords."""
+    index = {t: i for i, t in enumerate(vocab.tokens) if len(t) == 1 and i != vocab.delimiter}
+    tokens, dropped = [], ""
+    for char in word:
+        bare = (
+            "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+            if unaccent
+            else char
+        )
+        token = next(
+            (index[c] for c in (char, char.upper(), char.lower(), bare, bare.upper(),
+                                bare.lower()) if c in index),
+            None,
+        )  # fmt: skip
+        if token is not None:
+            tokens.append(token)
+        elif not unicodedata.category(char).startswith(("P", "S")):
+            dropped += char
+    return tuple(tokens), dropped
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .ctc import Vocabulary
+from .ctc import Vocabulary, spell
 from .errors import ModelLoadError, OptionsError
 from .options import ModelOptions
 
@@ -412,16 +412,14 @@ def _with_word_end(emissions: np.ndarray, delimiter: int) -> np.ndarray:
 
 
 def spell_words(words: tuple[str, ...], vocab: Vocabulary) -> dict[str, list[int]]:
-    """Each word the vocabulary can spell: its token ids, then the delimiter. A word is
-    tried as written and in either case (base-960h spells in upper case, many LMs in lower)."""
-    index = {t: i for i, t in enumerate(vocab.tokens) if len(t) == 1}
+    """Each word the vocabulary spells whole (ctc.spell's rule, every character a token):
+    its token ids, then the delimiter."""
     end = [vocab.delimiter if vocab.delimiter is not None else vocab.blank]
     spellings: dict[str, list[int]] = {}
     for word in words:
-        for form in (word, word.upper(), word.lower()):
-            if all(c in index for c in form):
-                spellings[word] = [index[c] for c in form] + end
-                break
+        tokens, _ = spell(word, vocab)
+        if tokens and len(tokens) == len(word):
+            spellings[word] = [*tokens, *end]
     return spellings
 
 
