@@ -51,6 +51,14 @@ def tiny(tiny_dir: Path) -> Transcriber:
 
 
 @pytest.fixture(scope="session")
+def demo() -> Transcriber:
+    """The bundled model with its LM, shared (a module's own `demo` fixture overrides it)."""
+    from wav2text import BUNDLED_MODEL
+
+    return Transcriber(BUNDLED_MODEL)
+
+
+@pytest.fixture(scope="session")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 4 s of synthetic English speech, 22.05 kHz mono, from espeak-ng."""
     need_tool("espeak-ng")

@@ -22,11 +22,6 @@ URL = "/v1/audio/transcriptions"
 
 
 @pytest.fixture(scope="module")
-def demo() -> Transcriber:
-    return Transcriber(BUNDLED_MODEL)
-
-
-@pytest.fixture(scope="module")
 def name_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A name no LM knows, which the demo model hears as other words."""
     need_tool("espeak-ng")
