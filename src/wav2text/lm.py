@@ -296,14 +296,14 @@ class BeamSearch:
 
     def __call__(self, log_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The best path under acoustic and LM scores, and each frame's probability of it."""
-        if not len(log_probs):
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return self._search(self.decoder, self._lock, log_probs)
 
     def _search(
         self, decoder: Any, lock: threading.Lock, log_probs: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         frames, tokens = log_probs.shape
+        if frames == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         emissions = np.ascontiguousarray(log_probs, dtype=np.float32)
         padded = _with_word_end(emissions, self.delimiter)
         with lock:  # one decoder object, which keeps state during a search
@@ -366,8 +366,6 @@ class BiasedSearch:
         self.description = f"{base.description}, {len(wanted)} hotword(s)"
 
     def __call__(self, log_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not len(log_probs):
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return self.base._search(self.decoder, self._lock, log_probs)
 
 

@@ -25,7 +25,7 @@ from .lm import Hotwords, load_beam_search
 from .model import CTCModel, Language, load_model
 from .opening import Input, check_length, stream
 from .options import ModelOptions, TranscribeOptions, weighted_hotwords
-from .passes import Decision, aligning, decide, decided, transcribing
+from .passes import Decision, Mode, aligning, decide, decided, transcribing
 from .prefetch import prefetch
 from .results import Transcript, Word
 from .segments import (
@@ -84,9 +84,7 @@ class Transcriber:
         it (the others carry on). Segments of consecutive inputs share forward passes when
         options.batch_size > 1, so many short files fill batches too."""
         options = options or TranscribeOptions()
-        language = self.model.in_language(options.language)  # None: the one it was loaded in
-        if self.beam:
-            self.beam.check_vocabulary(language.vocab)
+        self._transcribing(options)  # a language or hotwords it cannot take: raised here
         if options.channels == "split":
             for source in sources:
                 yield split_transcript(source, options, self._outcomes)
@@ -104,10 +102,8 @@ class Transcriber:
         if options.channels == "split":
             yield self.transcribe(source, options)
             return
-        language = self.model.in_language(options.language)
-        if self.beam:
-            self.beam.check_vocabulary(language.vocab)
-        mode = transcribing(self.model, language, self.decode(options))
+        mode = self._transcribing(options)
+        language = mode.language
         told = Told(language.vocab, self.model.frame_seconds)
         tagged = stream([Input(source, options)], self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, options.batch_size, mode):
@@ -124,13 +120,19 @@ class Transcriber:
     def _outcomes(
         self, inputs: Iterable[Input], options: TranscribeOptions
     ) -> Iterator[Transcript | Exception]:
-        mode = transcribing(
-            self.model, self.model.in_language(options.language), self.decode(options)
-        )
+        mode = self._transcribing(options)
         tagged = stream(inputs, self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, options.batch_size, mode):
             if item is END:
                 yield self._outcome(job, mode.language)
+
+    def _transcribing(self, options: TranscribeOptions) -> Mode:
+        """The call's language (None: the one the model was loaded in), checked against the
+        LM's vocabulary, and how its pieces are decided."""
+        language = self.model.in_language(options.language)
+        if self.beam:
+            self.beam.check_vocabulary(language.vocab)
+        return transcribing(self.model, language, self.decode(options))
 
     def _outcome(self, job: Job, language: Language) -> Transcript | Exception:
         if job.error is not None:

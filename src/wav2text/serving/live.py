@@ -62,6 +62,11 @@ class LiveFormat:
             raise OptionsError("a live stream declares its sample format; auto reads ahead")
         object.__setattr__(self, "sample_rate", valid_rate(self.sample_rate))
 
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one sample of every channel."""
+        return sample_bytes(self.sample_format) * self.channels
+
 
 class LiveStream:
     """One stream: `feed` bytes as they arrive and `close` at the end, from any thread;
@@ -95,15 +100,13 @@ class LiveStream:
     def bytes_until(self, seconds: float) -> int:
         """How many more bytes fit before the stream holds `seconds` of audio (whole
         samples of every channel)."""
-        frame = sample_bytes(self.audio.sample_format) * self.audio.channels
-        total = int(seconds * self.audio.sample_rate) * frame
+        total = int(seconds * self.audio.sample_rate) * self.audio.frame_bytes
         return max(0, total - self.received_bytes)
 
     @property
     def received_s(self) -> float:
         """Seconds of audio received so far."""
-        width = sample_bytes(self.audio.sample_format) * self.audio.channels
-        return self.received_bytes / width / self.audio.sample_rate
+        return self.received_bytes / self.audio.frame_bytes / self.audio.sample_rate
 
     def run(self) -> None:
         """Transcribe until the stream is closed; then a done event with the whole text."""
