@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 from training.text import fortune_sentences, is_held_out, normalise  # noqa: E402
 
-from wav2text import TranscribeOptions, Transcriber  # noqa: E402
+from wav2text import ModelOptions, TranscribeOptions, Transcriber  # noqa: E402
 from wav2text.options import HOTWORD_WEIGHT  # noqa: E402
 from wav2text.resolve import BUNDLED_MODEL  # noqa: E402
 
@@ -53,7 +53,7 @@ def names(count: int, known: Transcriber, seed: int) -> list[str]:
     assert beam is not None
     while len(found) < count:
         name = "".join(rng.choice(p) for p in (ONSETS, VOWELS, CODAS, ONSETS, VOWELS, CODAS))
-        if 5 <= len(name) <= 10 and beam.word_index(name) == beam._unknown:
+        if 5 <= len(name) <= 10 and beam.word_index(name) == beam.unknown:
             found[name.capitalize()] = None
     return list(found)
 
@@ -77,9 +77,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--utterances", type=int, default=100)
     parser.add_argument("--weight", type=float, default=HOTWORD_WEIGHT)
+    parser.add_argument(
+        "--lm", choices=("model", "none"), default="model", help="none: the beam search without it"
+    )
     args = parser.parse_args()
-    transcriber = Transcriber(BUNDLED_MODEL)
-    pool = names(1000 + args.utterances, transcriber, seed=7)
+    known = Transcriber(BUNDLED_MODEL)  # its LM's vocabulary says which names are unknown
+    pool = names(1000 + args.utterances, known, seed=7)
+    transcriber = known if args.lm == "model" else Transcriber(ModelOptions(BUNDLED_MODEL, lm=None))
     said, others = pool[: args.utterances], pool[args.utterances :]
     plain = [s for s in fortune_sentences() if is_held_out(s) and 5 <= len(s.split()) <= 14]
     rng = random.Random(3)
@@ -92,7 +96,8 @@ def main() -> None:
         chosen = rng.sample(plain, args.utterances)
         unnamed = [speak(s, VOICES[i % len(VOICES)], Path(work) / f"p{i}.wav")
                    for i, s in enumerate(chosen)]  # fmt: skip
-        print(f"{len(named)} utterances with a name, {len(unnamed)} without; weight {args.weight}")
+        print(f"{len(named)} utterances with a name, {len(unnamed)} without; weight "
+              f"{args.weight}; {transcriber.decoder}")  # fmt: skip
         print("\nhotwords given            recall  s/utterance")
         for label, size in (
             ("none", 0),

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import need_tool
-from wav2text import BUNDLED_MODEL, OptionsError, TranscribeOptions, Transcriber
+from wav2text import BUNDLED_MODEL, ModelOptions, OptionsError, TranscribeOptions, Transcriber
 from wav2text.cli import main
 from wav2text.options import hotword_list, prompt_hotwords, weighted_hotwords
 from wav2text.serving.server import create_app
@@ -63,10 +63,55 @@ def test_bad_hotwords_are_refused_with_the_fix(demo: Transcriber, name_wav: Path
         text(demo, name_wav, "Zürich")
 
 
-def test_a_model_without_an_lm_says_hotwords_need_one(tiny_dir: Path, name_wav: Path) -> None:
-    tiny = Transcriber(str(tiny_dir))
-    with pytest.raises(OptionsError, match="hotwords need a beam search with a language model"):
-        tiny.transcribe(name_wav, TranscribeOptions(hotwords=("Zorblax",)))
+@pytest.fixture(scope="module")
+def no_lm() -> Transcriber:
+    return Transcriber(ModelOptions(BUNDLED_MODEL, lm=None))
+
+
+def test_without_an_lm_hotwords_take_a_beam_search_over_tokens(
+    no_lm: Transcriber, name_wav: Path
+) -> None:
+    plain = no_lm.transcribe(name_wav)
+    assert plain.decoder == "greedy" and "ZORBLAX" not in plain.text.split()
+    favoured = no_lm.transcribe(name_wav, TranscribeOptions(hotwords=("Zorblax",)))
+    assert "ZORBLAX" in favoured.text.split()
+    assert favoured.decoder == "beam search (32), no LM, 1 hotword(s)"
+    assert "ZORBLAX" not in text(no_lm, name_wav, "Zorblax", weight=2.0).split()  # too weak
+
+
+def test_without_an_lm_an_absent_hotword_is_not_inserted(
+    no_lm: Transcriber, name_wav: Path
+) -> None:
+    unbiased = text(no_lm, name_wav, "Zorblax", weight=0.0)  # the same search, no bonus
+    assert unbiased == no_lm.transcribe(name_wav).text  # ... which reads as greedy does here
+    for hotword in ("Quentin", "Kettleburn", "Ahab", "Calloway"):
+        options = TranscribeOptions(hotwords=(hotword,))  # the default weight, 20
+        assert no_lm.transcribe(name_wav, options).text == unbiased
+
+
+def test_a_hotword_prefix_left_unfinished_gives_its_gain_back() -> None:
+    """The token LM behind the search without an LM: spelling ZORB then leaving the word
+    nets nothing; ZORBLAX whole, then a delimiter, nets its weight."""
+    from wav2text.hotwords import Hotwords, _HotwordTrie, _prefix_lm_class
+
+    vocab = Transcriber(ModelOptions(BUNDLED_MODEL, lm=None)).model.vocab
+    assert vocab.delimiter is not None
+    ids = {token: i for i, token in enumerate(vocab.tokens)}
+    trie = _HotwordTrie(Hotwords((("Zorblax", 10.0),)).word_weights(vocab))
+    lm = _prefix_lm_class()(trie, vocab.delimiter)
+
+    def total(spelled: str) -> float:
+        state, score = lm.start(False), 0.0
+        for char in spelled:
+            state, gained = lm.score(state, ids[char])
+            score += gained
+        return score + lm.finish(state)[1]
+
+    assert total("ZORBLAX|") == pytest.approx(10.0)
+    assert total("ZORB|") == pytest.approx(0.0)
+    assert total("ZORBS|") == pytest.approx(0.0)
+    assert total("AZORBLAX|") == pytest.approx(0.0)  # a hotword starts where a word does
+    assert total("ZORB") == pytest.approx(0.0)  # the audio ends mid-word
 
 
 def test_cli_hotword_and_file(

@@ -13,6 +13,7 @@ from .options import (
     DEFAULT_STRIDE_LENGTH_S,
     DTYPES,
     HOTWORD_WEIGHT,
+    HOTWORD_WEIGHT_WITHOUT_LM,
     RAW_FORMATS,
     RUNTIMES,
     SEGMENTATIONS,
@@ -293,10 +294,10 @@ def _add_model_arguments(
     parser.add_argument(
         "--hotword-weight",
         type=float,
-        default=HOTWORD_WEIGHT,
         metavar="W",
-        help="each hotword word's bonus where it ends, natural log (%(default)g): higher wins "
-        "against more acoustic evidence, and inserts it more readily where it was not said",
+        help=f"each hotword word's bonus where it ends, natural log (default {HOTWORD_WEIGHT:g} "
+        f"with the model's LM, {HOTWORD_WEIGHT_WITHOUT_LM:g} without one): higher wins against "
+        "more acoustic evidence, and inserts it more readily where it was not said",
     )
 
 

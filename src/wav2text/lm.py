@@ -11,7 +11,6 @@ from the same code as greedy decoding.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gzip
 import json
 import math
@@ -42,7 +41,6 @@ DEFAULT_BETA = 1.5
 TOKENS_PER_FRAME = 8  # the likeliest tokens of each frame that may extend a hypothesis
 BEAM_THRESHOLD = 15.0  # hypotheses this far (natural log) below the best are dropped
 _NEVER = -70.0  # log-probability of a token the appended word-end frame cannot hold
-MAX_HOTWORD_LISTS = 8  # biased decoders kept, one per hotword list (each ~0.1 s to build)
 INSTALL_HINT = (
     "beam search with a language model needs flashlight-text: pip install flashlight-text "
     "(wheels for Python 3.10-3.12)"
@@ -183,7 +181,7 @@ def load_beam_search(options: ModelOptions, model: CTCModel) -> BeamSearch | Non
     if path is None:
         return None
     files = read_language_model(path)
-    if options.lm == "auto" and _flashlight() is None:
+    if options.lm == "auto" and flashlight() is None:
         warnings.warn(
             f"{model.name} ships a language model, decoded greedily instead: {INSTALL_HINT}",
             LanguageModelWarning,
@@ -193,7 +191,7 @@ def load_beam_search(options: ModelOptions, model: CTCModel) -> BeamSearch | Non
     return BeamSearch(files, model.vocab, options.beam_size, options.lm_alpha, options.lm_beta)
 
 
-def _flashlight() -> Any | None:
+def flashlight() -> Any | None:
     """flashlight-text's decoder module, or None where it cannot be imported (Python 3.13)."""
     try:
         from flashlight.lib.text import decoder
@@ -213,7 +211,7 @@ class BeamSearch:
         alpha: float | None = None,
         beta: float | None = None,
     ) -> None:
-        fl = _flashlight()
+        fl = flashlight()
         if fl is None:
             raise ModelLoadError(INSTALL_HINT)
         from flashlight.lib.text.decoder.kenlm import KenLM
@@ -245,8 +243,8 @@ class BeamSearch:
                     "it again (an n-gram model of order 2 or more, e.g. with KenLM's lmplz "
                     "-o 3), or decode without one: lm=None (--lm none)"
                 ) from err
-        self._spellings = {words.get_index(word): s for word, s in spellings.items()}
-        self._words, self._unknown = words, words.get_index("<unk>")
+        self.spellings = {words.get_index(word): s for word, s in spellings.items()}
+        self._words, self.unknown = words, words.get_index("<unk>")
         # flashlight weighs KenLM's log10 scores; pyctcdecode's alpha weighs natural logs.
         lm_weight = (files.alpha if alpha is None else alpha) * math.log(10)
         self.lm_weight = lm_weight
@@ -261,12 +259,11 @@ class BeamSearch:
             log_add=False,
             criterion_type=fl.CriterionType.CTC,
         )
-        self.decoder, self._trie = self._decoder(self.lm, self._spellings)
-        self._biased: dict[Hotwords, BiasedSearch] = {}
+        self.decoder, self._trie = self.decoder_over(self.lm, self.spellings)
 
-    def _decoder(self, lm: Any, spellings: dict[int, list[int]]) -> tuple[Any, Any]:
+    def decoder_over(self, lm: Any, spellings: dict[int, list[int]]) -> tuple[Any, Any]:
         """A lexicon decoder over these words (index -> spelling), scored by `lm`."""
-        fl = _flashlight()
+        fl = flashlight()
         assert fl is not None
         trie = fl.Trie(len(self.vocab.tokens), self.delimiter)
         start = lm.start(False)
@@ -274,7 +271,7 @@ class BeamSearch:
             trie.insert(spelling, index, lm.score(start, index)[1])
         trie.smear(fl.SmearingMode.MAX)
         decoder = fl.LexiconDecoder(
-            self._options, trie, lm, self.delimiter, self.vocab.blank, self._unknown, [], False
+            self._options, trie, lm, self.delimiter, self.vocab.blank, self.unknown, [], False
         )
         return decoder, trie  # the decoder holds the trie only on the C++ side: keep both
 
@@ -282,39 +279,13 @@ class BeamSearch:
         """The LM's index of `word` as written or in either case (spell_words' rule)."""
         for form in (word, word.upper(), word.lower()):
             index = self._words.get_index(form)
-            if index != self._unknown:
+            if index != self.unknown:
                 return int(index)
-        return int(self._unknown)
-
-    def with_hotwords(self, hotwords: Hotwords) -> BiasedSearch:
-        """This search with `hotwords` favoured (made once per list, then kept)."""
-        if hotwords not in self._biased:
-            if len(self._biased) >= MAX_HOTWORD_LISTS:
-                self._biased.pop(next(iter(self._biased)))
-            self._biased[hotwords] = BiasedSearch(self, hotwords)
-        return self._biased[hotwords]
+        return int(self.unknown)
 
     def __call__(self, log_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The best path under acoustic and LM scores, and each frame's probability of it."""
-        return self._search(self.decoder, self._lock, log_probs)
-
-    def _search(
-        self, decoder: Any, lock: threading.Lock, log_probs: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        frames, tokens = log_probs.shape
-        if frames == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        emissions = np.ascontiguousarray(log_probs, dtype=np.float32)
-        padded = _with_word_end(emissions, self.delimiter)
-        with lock:  # one decoder object, which keeps state during a search
-            best = decoder.decode(padded.ctypes.data, len(padded), tokens)[0]
-        ids = np.asarray(best.tokens[1:-1], dtype=np.int64)  # it pads a silence on each side
-        # The search may still end inside a word; its letters so far are no word: blank them.
-        finished = np.flatnonzero(np.asarray(best.words[1:-1]) >= 0)
-        ids[finished[-1] + 1 if len(finished) else 0 :] = self.vocab.blank
-        ids = ids[:frames]
-        probs = np.exp(np.take_along_axis(emissions, ids[:, None], axis=-1)[:, 0])
-        return ids, probs.astype(np.float32)
+        return search(self.decoder, self._lock, log_probs, self.vocab, lexicon=True)
 
     def check_vocabulary(self, vocab: Vocabulary) -> None:
         if vocab != self.vocab:
@@ -325,77 +296,27 @@ class BeamSearch:
             )
 
 
-@dataclass(frozen=True)
-class Hotwords:
-    """Words and phrases a search favours: each word of each gets `weight` (natural log)
-    added to its score where it ends, and one the LM does not know is spelled all the same."""
-
-    weighted: tuple[tuple[str, float], ...]  # (word or phrase, weight)
-
-
-class BiasedSearch:
-    """A BeamSearch's decoder over its words and the hotwords, scored by its LM plus each
-    hotword's bonus. Called like the BeamSearch it was made from."""
-
-    def __init__(self, base: BeamSearch, hotwords: Hotwords) -> None:
-        weights: dict[str, float] = {}
-        for phrase, weight in hotwords.weighted:
-            for word in phrase.split():
-                weights[word] = max(weight, weights.get(word, 0.0))
-        wanted = sorted(weights)
-        spelled = spell_words(tuple(wanted), base.vocab)
-        missing = [w for w in wanted if w not in spelled]
-        if missing:
-            raise OptionsError(
-                f"hotword(s) {', '.join(missing)} hold letters this model cannot spell; "
-                "write them in its alphabet (numbers as words)"
-            )
-        spellings = dict(base._spellings)
-        bonus: dict[int, float] = {}
-        unknown: dict[int, int] = {}  # a word the LM lacks: its own index, scored as <unk>
-        for word in wanted:
-            index = base.word_index(word)
-            if index == base._unknown:
-                index = len(spellings) + 1
-                unknown[index] = base._unknown
-                spellings[index] = spelled[word]
-            bonus[index] = weights[word] / base.lm_weight
-        self.lm = _hotword_lm(base.lm, bonus, unknown)
-        self.base, self.hotwords, self._lock = base, hotwords, threading.Lock()
-        self.decoder, self._trie = base._decoder(self.lm, spellings)
-        self.description = f"{base.description}, {len(wanted)} hotword(s)"
-
-    def __call__(self, log_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.base._search(self.decoder, self._lock, log_probs)
-
-
-@functools.cache
-def _hotword_lm_class() -> type:
-    from flashlight.lib.text.decoder import LM
-
-    class HotwordLM(LM):
-        """The model's LM, with a bonus on each hotword (in the LM's units)."""
-
-        def __init__(self, inner: Any, bonus: dict[int, float], unknown: dict[int, int]):
-            LM.__init__(self)
-            self.inner, self.bonus, self.unknown = inner, bonus, unknown
-
-        def start(self, start_with_nothing: bool) -> Any:
-            return self.inner.start(start_with_nothing)
-
-        def score(self, state: Any, index: int) -> tuple[Any, float]:
-            after, score = self.inner.score(state, self.unknown.get(index, index))
-            return after, score + self.bonus.get(index, 0.0)
-
-        def finish(self, state: Any) -> tuple[Any, float]:
-            return self.inner.finish(state)
-
-    return HotwordLM
-
-
-def _hotword_lm(inner: Any, bonus: dict[int, float], unknown: dict[int, int]) -> Any:
-    """flashlight calls score() in Python once per word a hypothesis ends (not per frame)."""
-    return _hotword_lm_class()(inner, bonus, unknown)
+def search(
+    decoder: Any, lock: threading.Lock, log_probs: np.ndarray, vocab: Vocabulary, lexicon: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """A flashlight decoder's best path over (frames, tokens) log-probabilities, one token
+    per frame, and each frame's probability of it. A lexicon search may still end inside a
+    word; its letters so far are no word, so they are blanked."""
+    frames, tokens = log_probs.shape
+    if frames == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    assert vocab.delimiter is not None
+    emissions = np.ascontiguousarray(log_probs, dtype=np.float32)
+    padded = _with_word_end(emissions, vocab.delimiter)
+    with lock:  # one decoder object, which keeps state during a search
+        best = decoder.decode(padded.ctypes.data, len(padded), tokens)[0]
+    ids = np.asarray(best.tokens[1:-1], dtype=np.int64)  # it pads a silence on each side
+    if lexicon:
+        finished = np.flatnonzero(np.asarray(best.words[1:-1]) >= 0)
+        ids[finished[-1] + 1 if len(finished) else 0 :] = vocab.blank
+    ids = ids[:frames]
+    probs = np.exp(np.take_along_axis(emissions, ids[:, None], axis=-1)[:, 0])
+    return ids, probs.astype(np.float32)
 
 
 def _with_word_end(emissions: np.ndarray, delimiter: int) -> np.ndarray:

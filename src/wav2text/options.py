@@ -26,7 +26,10 @@ RUNTIME_PRECISIONS: dict[str, tuple[tuple[str, ...], bool]] = {
     "openvino": (("float32", "bfloat16", "float16"), False),  # precision hints (AMX, FP16)
 }
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
-HOTWORD_WEIGHT = 7.0  # chosen by benchmarks/bench_hotwords.py (docs/decoding.md#hotwords)
+# chosen by benchmarks/bench_hotwords.py (docs/decoding.md#hotwords): with the model's LM,
+# and without one, where a hotword competes with free spellings rather than LM words
+HOTWORD_WEIGHT = 7.0
+HOTWORD_WEIGHT_WITHOUT_LM = 20.0
 
 DEFAULT_CHUNK_LENGTH_S = 30.0  # model window; attention cost grows with its square
 DEFAULT_STRIDE_LENGTH_S = 5.0  # context on each side of a window, dropped after the model
@@ -161,11 +164,12 @@ class TranscribeOptions:
         longer than this (TimeLimitError); for servers and batch jobs that must stay bounded.
     hotwords: words and phrases the audio is expected to hold (names, terms), each with
         its own weight if written "phrase:WEIGHT": the beam search favours each of their
-        words, and spells one its language model does not know. Needs a model with an
-        n-gram LM (beam search).
+        words, and spells one its language model does not know. A model without an n-gram
+        LM decodes them with a beam search over its tokens instead of greedily.
     hotword_weight: the bonus (natural log, per word) of a hotword where it ends: 0 none,
         higher makes a hotword win against more acoustic evidence (and insert it more
-        readily where it was not said).
+        readily where it was not said); None: HOTWORD_WEIGHT (7) with the model's LM,
+        HOTWORD_WEIGHT_WITHOUT_LM (20) without one.
     language: run a multilingual adapter model (MMS) in this language: its ISO 639-3
         code ("fra") or the ISO 639-1 one ("fr"); None: the language it was loaded with.
         OptionsError for a model with one language or without this one.
@@ -192,7 +196,7 @@ class TranscribeOptions:
     check_rate: bool = False
     language: str | None = None
     hotwords: tuple[str, ...] = ()
-    hotword_weight: float = HOTWORD_WEIGHT
+    hotword_weight: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.sample_rate, str) and self.sample_rate != "auto":
@@ -240,15 +244,15 @@ class TranscribeOptions:
         _check_hotwords(self.hotwords, self.hotword_weight)
 
 
-def _check_hotwords(hotwords: object, weight: float) -> None:
+def _check_hotwords(hotwords: object, weight: float | None) -> None:
     if isinstance(hotwords, str) or not isinstance(hotwords, tuple):
         raise OptionsError(
             f"hotwords is a tuple of words or phrases, e.g. ('Ahab', 'Nantucket:12'), "
             f"not {type(hotwords).__name__}"
         )
-    if not (0 <= weight < float("inf")):
-        raise OptionsError(f"hotword_weight is a finite number >= 0, got {weight}")
-    weighted_hotwords(hotwords, weight)
+    if weight is not None and not (0 <= weight < float("inf")):
+        raise OptionsError(f"hotword_weight is a finite number >= 0 or None, got {weight}")
+    weighted_hotwords(hotwords, HOTWORD_WEIGHT if weight is None else weight)
 
 
 def hotword_list(text: str) -> tuple[str, ...]:

@@ -18,10 +18,10 @@ from .audio import Source
 from .blocks import SampleCounter
 from .channels import split_transcript
 from .ctc import best_path
-from .errors import OptionsError
 from .finish import ALIGNED, Told, frames_heard, transcribed, transcript_of
+from .hotwords import Hotwords, HotwordSearches
 from .job import END, Job
-from .lm import Hotwords, load_beam_search
+from .lm import load_beam_search
 from .model import CTCModel, Language, load_model
 from .opening import Input, check_length, stream
 from .options import ModelOptions, TranscribeOptions, weighted_hotwords
@@ -52,19 +52,20 @@ class Transcriber:
         options = model if isinstance(model, ModelOptions) else ModelOptions(model=model)
         self.model: CTCModel = load_model(options)
         self.beam = load_beam_search(options, self.model)  # None: greedy decoding
+        self._hotword_searches = HotwordSearches(self.beam)
 
-    def decode(self, options: TranscribeOptions) -> Callable[[np.ndarray], Decision]:
+    def decode(
+        self, options: TranscribeOptions, language: Language | None = None
+    ) -> Callable[[np.ndarray], Decision]:
         """How one piece's log-probabilities become its path: beam search (favouring the
-        options' hotwords), or best path."""
+        options' hotwords; with no LM, over tokens), or best path."""
         if not options.hotwords:
             return self.beam or best_path
-        if self.beam is None:
-            raise OptionsError(
-                f"hotwords need a beam search with a language model, and {self.model.name} "
-                "decodes without one; give it one with lm=PATH (--lm PATH), or leave out hotwords"
-            )
-        weighted = weighted_hotwords(options.hotwords, options.hotword_weight)
-        return self.beam.with_hotwords(Hotwords(weighted))
+        searches, weight = self._hotword_searches, options.hotword_weight
+        default = searches.default_weight if weight is None else weight
+        weighted = weighted_hotwords(options.hotwords, default)
+        vocab = (language or self.model.in_language(None)).vocab
+        return searches(Hotwords(weighted), vocab)
 
     @property
     def decoder(self) -> str:
@@ -108,7 +109,7 @@ class Transcriber:
         tagged = stream([Input(source, options)], self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, options.batch_size, mode):
             if item is END:
-                outcome = self._outcome(job, language)
+                outcome = self._outcome(job, mode)
                 if isinstance(outcome, Exception):
                     raise outcome
                 yield outcome
@@ -124,7 +125,7 @@ class Transcriber:
         tagged = stream(inputs, self.model, mode.frames, self.pieces)
         for job, item in decided(tagged, self.model, options.batch_size, mode):
             if item is END:
-                yield self._outcome(job, mode.language)
+                yield self._outcome(job, mode)
 
     def _transcribing(self, options: TranscribeOptions) -> Mode:
         """The call's language (None: the one the model was loaded in), checked against the
@@ -132,13 +133,14 @@ class Transcriber:
         language = self.model.in_language(options.language)
         if self.beam:
             self.beam.check_vocabulary(language.vocab)
-        return transcribing(self.model, language, self.decode(options))
+        return transcribing(self.model, language, self.decode(options, language))
 
-    def _outcome(self, job: Job, language: Language) -> Transcript | Exception:
+    def _outcome(self, job: Job, mode: Mode) -> Transcript | Exception:
         if job.error is not None:
             return job.error
+        decoder = getattr(mode.decode, "description", "greedy")  # best_path has none
         try:
-            return transcribed(job, self.model, language, self.decoder)
+            return transcribed(job, self.model, mode.language, decoder)
         except Exception as err:  # a bug on this input's path: its outcome, not the run's
             return err
 
@@ -204,7 +206,9 @@ class Transcriber:
         """One piece's frame decisions, as transcribe makes them (silent: blank), in
         `language` (from `model.in_language`; None: the one the model was loaded in)."""
         language = language or self.model.in_language(None)
-        mode = transcribing(self.model, language, self.decode(options or TranscribeOptions()))
+        mode = transcribing(
+            self.model, language, self.decode(options or TranscribeOptions(), language)
+        )
         (decision,) = decide([piece], self.model, 1, mode)
         if isinstance(decision, Exception):
             raise decision

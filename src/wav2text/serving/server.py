@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Literal, cast
+from typing import Annotated, Any, BinaryIO, cast
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -33,18 +33,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import AudioTooLongError, OptionsError, TimeLimitError, Wav2TextError, reason
-from ..language import language_code
-from ..lm import spell_words
-from ..options import RawFormat, ServerLimits, TranscribeOptions, hotword_list, prompt_hotwords
+from ..errors import OptionsError, reason
+from ..options import ServerLimits, TranscribeOptions
 from ..pipeline import Transcriber
-from ..rate import parse_rate
-from ..rawformat import RAW_FORMATS
 from ..results import Transcript
-from ..writers import RESPONSE_WRITERS, VerboseJsonWriter, Writer
+from ..writers import Writer
 from .drain import Drain, DrainingServer
+from .forms import FormError, FormFields, NamedUpload, field_of, form_options, response_writer
 from .guards import ApiKeys, BodyPace, guarded_h11
-from .metrics import ACCESS_LOG, Metrics, Observed, request_id
+from .metrics import ACCESS_LOG, Metrics, Observed
+from .replies import error_reply, failure, failure_parts
 from .websocket import add_stream_route
 
 WEB_DIR = Path(__file__).parent / "web"  # the page at /: plain HTML, CSS and JS, no CDN
@@ -76,22 +74,22 @@ def create_app(
     app.add_middleware(BodyPace, body_timeout_s=limits.body_timeout_s,
                        min_body_rate=limits.min_body_rate)  # fmt: skip
     if api_keys:
-        app.add_middleware(ApiKeys, keys=api_keys, error=_error)
+        app.add_middleware(ApiKeys, keys=api_keys, error=error_reply)
 
     @app.exception_handler(Exception)
     async def bug(_request: Request, error: Exception) -> JSONResponse:
-        return _error(reason(error), status=500, kind="server_error")  # and keep serving
+        return error_reply(reason(error), status=500, kind="server_error")  # and keep serving
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0]
         field = str(first["loc"][-1])
-        return _error(f"{field}: {first['msg']}", param=field)
+        return error_reply(f"{field}: {first['msg']}", param=field)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         kind = "invalid_request_error" if error.status_code < 500 else "server_error"
-        response = _error(str(error.detail), status=error.status_code, kind=kind)
+        response = error_reply(str(error.detail), status=error.status_code, kind=kind)
         response.headers.update(error.headers or {})
         return response
 
@@ -134,22 +132,15 @@ def create_app(
         split_channels: Annotated[bool, Form()] = False,
         stream: Annotated[bool, Form()] = False,
     ) -> Response:
-        granularities = granularities or ["segment"]
+        form = FormFields(language, prompt, hotwords, sample_rate, raw, channels, split_channels)
         try:
-            count = None if channels is None else _count(channels)
-            request_options = _request_options(defaults, sample_rate, raw, count)
-            if split_channels:
-                request_options = replace(request_options, channels="split")
-            request_options = _with_hotwords(transcriber, request_options, hotwords, prompt)
-            writer = _writer(response_format, granularities)
-        except OptionsError as error:
-            return _error(str(error), param=_field_of(str(error)))
-        try:
-            chosen = _language(transcriber, language)
-        except OptionsError as error:
-            return _error(str(error), param="language")
-        request_options = replace(request_options, language=chosen)
-        upload = cast(BinaryIO, _NamedUpload(file.file, file.filename or "the upload"))
+            request_options = form_options(transcriber, defaults, form)
+            writer = response_writer(response_format, granularities or ["segment"])
+        except FormError as err:
+            return error_reply(str(err), param=err.param)
+        except OptionsError as err:
+            return error_reply(str(err), param=field_of(str(err)))
+        upload = cast(BinaryIO, NamedUpload(file.file, file.filename or "the upload"))
         if stream:
             return _streamed(upload, request_options, model_turn, metrics)
         with model_turn() as replica:  # the upload is spooled past 1 MB, decoded from there
@@ -228,52 +219,7 @@ class _UploadLimit:
         )
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _error(self._message(), status=413)(scope, receive, send)
-
-
-def _language(transcriber: Transcriber, language: str | None) -> str | None:
-    """The language a multilingual model runs this request in; None: the one it was
-    started with. A one-language model ignores the field (OpenAI clients often send it)."""
-    model = transcriber.model
-    if not language or not model.languages:
-        return None
-    return language_code(language, model.languages, model.name)
-
-
-def _request_options(
-    defaults: TranscribeOptions, sample_rate: str | None, raw: str | None, channels: int | None
-) -> TranscribeOptions:
-    rate = defaults.sample_rate if sample_rate is None else _field("sample_rate", sample_rate)
-    if raw is not None and raw not in (*RAW_FORMATS, "auto"):  # the form's words, not Python's
-        raise OptionsError(f"raw must be one of {', '.join(RAW_FORMATS)} or auto, not {raw!r}")
-    if raw is None and channels is not None:
-        raise OptionsError("channels describes raw input: send it with raw")
-    raw_format = RawFormat(raw, channels) if raw else None
-    return replace(defaults, sample_rate=rate, raw=raw_format)
-
-
-def _with_hotwords(
-    transcriber: Transcriber, options: TranscribeOptions, hotwords: str | None, prompt: str | None
-) -> TranscribeOptions:
-    """The server's hotwords, the request's `hotwords` field and its `prompt`'s words, each
-    one the model can take (else the field is refused before the upload is read)."""
-    spellable = spell_words(prompt_hotwords(prompt or ""), transcriber.model.vocab)
-    given = hotword_list(hotwords or "") + tuple(spellable)  # a prompt: no refusal over it
-    if not given:
-        return options
-    try:
-        chosen = replace(options, hotwords=options.hotwords + given)
-        transcriber.decode(chosen)
-    except OptionsError as error:
-        raise OptionsError(f"hotwords: {error}") from error
-    return chosen
-
-
-def _count(text: str) -> int:
-    """A channel count from a form: ASCII digits only, as the CLI takes it."""
-    if not (text.isascii() and text.isdigit() and len(text) <= 2):
-        raise OptionsError(f"channels must be a whole number of 1..64, not {text[:20]!r}")
-    return int(text)
+        await error_reply(self._message(), status=413)(scope, receive, send)
 
 
 def _streamed(
@@ -293,7 +239,7 @@ def _streamed(
         first = next(items)
     except Exception as error:
         held.close()
-        return _failure(error, metrics)
+        return failure(error, metrics)
 
     def events() -> Iterator[str]:
         told = False
@@ -307,7 +253,7 @@ def _streamed(
                     told = True
                     yield _event({"type": "transcript.text.delta", "delta": delta})
         except Exception as error:
-            yield _event({"type": "error", "error": _failure_parts(error, metrics)[1]["error"]})
+            yield _event({"type": "error", "error": failure_parts(error, metrics)[1]["error"]})
         finally:
             items.close()
             held.close()
@@ -319,83 +265,13 @@ def _event(body: dict[str, Any]) -> str:
     return f"data: {json.dumps(body)}\n\n"
 
 
-def _field(name: str, text: str) -> int | Literal["auto"]:
-    try:
-        return parse_rate(text)
-    except Wav2TextError as error:
-        raise OptionsError(f"{name}: {error}") from error
-
-
-FORM_FIELDS = (
-    "sample_rate",
-    "raw",
-    "channels",
-    "response_format",
-    "timestamp_granularities[]",
-    "hotwords",
-)
-
-
-def _field_of(message: str) -> str | None:
-    """The form field a message about one names first (OpenAI's `param`)."""
-    first = message.split(" ", 1)[0].rstrip(":")
-    if first == "word":  # "word timestamps need response_format=verbose_json"
-        return "timestamp_granularities[]"
-    return first if first in FORM_FIELDS else None
-
-
-class _NamedUpload:
-    """An upload's spooled file under the name its client gave it, so that an error about
-    it names the file the user sent."""
-
-    def __init__(self, file: BinaryIO, name: str) -> None:
-        self._file, self.name = file, name
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self._file, attribute)
-
-
-def _writer(name: str, granularities: list[str]) -> Writer:
-    if name not in RESPONSE_WRITERS:
-        raise OptionsError(
-            f"response_format must be one of {', '.join(RESPONSE_WRITERS)}, not {name!r}"
-        )
-    unknown = set(granularities) - {"word", "segment"}
-    if unknown:
-        raise OptionsError(f"timestamp_granularities[] takes word and segment, not {unknown}")
-    writer = RESPONSE_WRITERS[name]
-    if isinstance(writer, VerboseJsonWriter):
-        return replace(writer, granularities=tuple(granularities))
-    if "word" in granularities:
-        raise OptionsError("word timestamps need response_format=verbose_json")
-    return writer
-
-
 def _transcribe(
     transcriber: Transcriber, upload: BinaryIO, options: TranscribeOptions, metrics: Metrics
 ) -> Transcript | Response:
     try:
         return transcriber.transcribe(upload, options)
     except Exception as error:
-        return _failure(error, metrics)
-
-
-def _failure(error: Exception, metrics: Metrics) -> JSONResponse:
-    """An input's failure as the HTTP error it is (a bug: 500, and the server goes on)."""
-    status, body = _failure_parts(error, metrics)
-    return JSONResponse(body, status_code=status)
-
-
-def _failure_parts(error: Exception, metrics: Metrics) -> tuple[int, dict[str, Any]]:
-    metrics.errors.labels(type(error).__name__).inc()
-    status, kind, param = 500, "server_error", None  # a bug: say so, keep serving
-    if isinstance(error, AudioTooLongError):
-        status, kind, param = 413, "invalid_request_error", "file"
-    elif isinstance(error, TimeLimitError):
-        status = 503
-    elif isinstance(error, Wav2TextError):
-        status, kind, param = 400, "invalid_request_error", "file"
-    return status, _error_body(reason(error), kind, param)
+        return failure(error, metrics)
 
 
 def _respond(transcript: Transcript, writer: Writer) -> Response:
@@ -405,18 +281,6 @@ def _respond(transcript: Transcript, writer: Writer) -> Response:
         for i, w in enumerate(transcript.warnings)
     }
     return Response(writer.render(transcript), media_type=writer.media_type, headers=headers)
-
-
-def _error(
-    message: str, status: int = 400, kind: str = "invalid_request_error", param: str | None = None
-) -> JSONResponse:
-    return JSONResponse(_error_body(message, kind, param), status_code=status)
-
-
-def _error_body(message: str, kind: str, param: str | None) -> dict[str, Any]:
-    """OpenAI's error shape, with the request's id (as its X-Request-Id header has it)."""
-    error = {"message": message, "type": kind, "param": param, "code": None}
-    return {"error": {**error, "request_id": request_id()}}
 
 
 def serve(
