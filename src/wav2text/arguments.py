@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from . import __version__
@@ -338,9 +339,24 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
         help="require Authorization: Bearer KEY (repeat for several; also $WAV2TEXT_API_KEY, "
         "comma-separated); /health and the page stay open",
     )
+    serve.add_argument(
+        "--jobs-dir",
+        type=Path,
+        default=default_jobs_dir(),
+        metavar="DIR",
+        help="where /v1/jobs keeps its jobs, their uploads and results (SQLite; kept across "
+        "restarts; default %(default)s)",
+    )
+    serve.add_argument("--no-jobs", action="store_true", help="serve without /v1/jobs")
     for flag, field, kind, metavar, said in SERVER_LIMITS:
         default = getattr(ServerLimits, field)
         serve.add_argument(flag, type=kind, default=default, metavar=metavar, help=said)
+
+
+def default_jobs_dir() -> Path:
+    """$XDG_STATE_HOME/wav2text/jobs, else ~/.local/state/wav2text/jobs."""
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "wav2text" / "jobs"
 
 
 SERVER_LIMITS = [  # flag, ServerLimits field, type, metavar, help
@@ -365,6 +381,8 @@ SERVER_LIMITS = [  # flag, ServerLimits field, type, metavar, help
     ("--drain-s", "drain_s", float, "S",
      "on SIGTERM, stop accepting and give requests in flight and live streams this long "
      "to finish (%(default)g s)"),
+    ("--job-ttl-s", "job_ttl_s", float, "S",
+     "forget a finished job and its results this long after it finished (%(default)g s)"),
 ]  # fmt: skip
 
 

@@ -286,6 +286,7 @@ def _on_ray(
 
 def _serve(args: argparse.Namespace) -> int:
     try:
+        from .serving.jobstore import JobStore
         from .serving.server import serve
         from .serving.workers import (
             suggested_workers,
@@ -307,6 +308,7 @@ def _serve(args: argparse.Namespace) -> int:
         options = TranscribeOptions(segmentation=args.segmentation, **_hotwords(args))
         transcriber = _transcriber(_model_options(args))
         transcriber.decode(options)  # the server's own hotwords: refused before it starts
+        jobs = None if args.no_jobs else JobStore(args.jobs_dir, limits.job_ttl_s)
         workers = args.workers or suggested_workers(transcriber.model)
         replicas = [_transcriber(_model_options(args)) for _ in range(workers - 1)]
     except Wav2TextError as err:
@@ -327,7 +329,7 @@ def _serve(args: argparse.Namespace) -> int:
             "reach it can use it; add --api-key KEY (or $WAV2TEXT_API_KEY)",
             file=sys.stderr,
         )
-    serve(transcriber, options, args.host, args.port, limits, keys, replicas)
+    serve(transcriber, options, args.host, args.port, limits, keys, replicas, jobs)
     return 0
 
 

@@ -336,6 +336,7 @@ class ServerLimits:
     keep_alive_s: float = 5.0  # an idle kept-alive connection is closed after this
     max_connections: int = 256  # open connections and tasks; more get 503 at once
     drain_s: float = 30.0  # on SIGTERM: the longest requests and live streams get to finish
+    job_ttl_s: float = 24 * 3600.0  # a finished job (and its results) is kept this long
 
     def __post_init__(self) -> None:
         if self.max_upload_mb is not None and not 0 < self.max_upload_mb < float("inf"):
@@ -346,7 +347,7 @@ class ServerLimits:
             raise OptionsError(f"max_streams must be 0 or more, got {self.max_streams}")
         positive = ("stream_idle_s", "stream_max_s", "headers_timeout_s", "body_timeout_s",
                     "keep_alive_s", "min_body_rate", "max_audio_s", "max_request_s",
-                    "drain_s")  # fmt: skip
+                    "drain_s", "job_ttl_s")  # fmt: skip
         for name in positive:
             value = getattr(self, name)
             if value is not None and not 0 < value < float("inf"):

@@ -38,7 +38,7 @@ class ApiKeys:
         if socket and "websocket.http.response" not in scope.get("extensions", {}):
             await send({"type": "websocket.close", "code": 1008})  # no way to answer in HTTP
             return None
-        sent = _bearer(scope) or _query_key(scope)
+        sent = request_key(scope)
         said = "an API key this server does not know" if sent else "no API key"
         how = (
             "?api_key=KEY in the stream's URL (or Authorization: Bearer KEY)"
@@ -52,9 +52,14 @@ class ApiKeys:
         return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
     def _allowed(self, scope: Scope) -> bool:
-        given = _bearer(scope) or _query_key(scope)
+        given = request_key(scope)
         # every key compared, each in constant time: the answer's timing says nothing
         return bool(given) and sum(hmac.compare_digest(given, k) for k in self.keys) > 0
+
+
+def request_key(scope: Scope) -> bytes:
+    """The API key a request or stream sent (b"" if none)."""
+    return _bearer(scope) or _query_key(scope)
 
 
 def _bearer(scope: Scope) -> bytes:

@@ -41,13 +41,16 @@ from ..writers import Writer
 from .drain import Drain, DrainingServer
 from .forms import FormError, FormFields, NamedUpload, field_of, form_options, response_writer
 from .guards import ApiKeys, BodyPace, guarded_h11
+from .jobs import JobRunner, add_job_routes, add_no_job_routes
+from .jobstore import JobStore
 from .metrics import ACCESS_LOG, Metrics, Observed
 from .replies import error_reply, failure, failure_parts
 from .websocket import add_stream_route
 
 WEB_DIR = Path(__file__).parent / "web"  # the page at /: plain HTML, CSS and JS, no CDN
 # the paths metrics name (any other is "other": a scanner's paths add no series)
-ROUTES = ("/", "/health", "/metrics", "/v1/models", "/v1/audio/transcriptions", "/v1/audio/stream")
+ROUTES = ("/", "/health", "/metrics", "/v1/models", "/v1/audio/transcriptions", "/v1/audio/stream",
+          "/v1/jobs")  # fmt: skip
 
 
 def create_app(
@@ -56,9 +59,11 @@ def create_app(
     limits: ServerLimits = ServerLimits(),
     api_keys: tuple[str, ...] = (),
     replicas: Sequence[Transcriber] = (),
+    jobs: JobStore | None = None,
 ) -> FastAPI:
     """The HTTP app over one loaded model; `options` are the defaults for every request;
-    with `api_keys`, every path but /health and the page asks for one of them."""
+    with `api_keys`, every path but /health and the page asks for one of them; with `jobs`,
+    /v1/jobs keeps long transcriptions there (serving.jobs)."""
     defaults = replace(
         options or TranscribeOptions(),
         max_duration_s=limits.max_audio_s,
@@ -95,6 +100,7 @@ def create_app(
 
     app.state.drain = Drain()  # `serve` ends live streams through it on SIGTERM
     add_stream_route(app, workers, defaults, limits, metrics.streams, app.state.drain)
+    _add_jobs(app, jobs, model_turn, defaults, metrics, transcriber)
     app.add_middleware(Observed, metrics=metrics)  # outermost: sees every answer
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
@@ -152,6 +158,23 @@ def create_app(
         return _respond(replace(outcome, language=outcome.language or language), writer)
 
     return app
+
+
+def _add_jobs(
+    app: FastAPI,
+    jobs: JobStore | None,
+    turn: _ModelTurn,
+    defaults: TranscribeOptions,
+    metrics: Metrics,
+    transcriber: Transcriber,
+) -> None:
+    if jobs is None:
+        add_no_job_routes(app)
+        return
+    runner = JobRunner(jobs, turn, defaults, metrics)
+    app.router.on_startup.append(runner.start)  # runs while the app is served
+    app.router.on_shutdown.append(runner.stop)  # a job cut short runs again at next start
+    add_job_routes(app, jobs, runner, transcriber)
 
 
 class _ModelTurn:
@@ -291,10 +314,11 @@ def serve(
     limits: ServerLimits = ServerLimits(),
     api_keys: tuple[str, ...] = (),
     replicas: Sequence[Transcriber] = (),
+    jobs: JobStore | None = None,
 ) -> None:
     """Serve until stopped (Ctrl-C, SIGTERM: drained first)."""
 
-    app = create_app(transcriber, options, limits, api_keys, replicas)
+    app = create_app(transcriber, options, limits, api_keys, replicas, jobs)
     access = logging.StreamHandler()  # one JSON line per request (uvicorn's own is off)
     access.setFormatter(logging.Formatter("%(message)s"))
     ACCESS_LOG.addHandler(access)
