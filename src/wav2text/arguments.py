@@ -348,6 +348,18 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
         "restarts; default %(default)s)",
     )
     serve.add_argument("--no-jobs", action="store_true", help="serve without /v1/jobs")
+    serve.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="serve replicas on a Ray cluster with Ray Serve (default: $RAY_ADDRESS, else a "
+        "local one); the same API without jobs; needs the ray-serve extra",
+    )
+    serve.add_argument(
+        "--replicas", type=_positive_int, default=2, metavar="N",
+        help="with --ray: copies of the server, each with its own model (%(default)s)",
+    )  # fmt: skip
     for flag, field, kind, metavar, said in SERVER_LIMITS:
         default = getattr(ServerLimits, field)
         serve.add_argument(flag, type=kind, default=default, metavar=metavar, help=said)

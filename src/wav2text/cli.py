@@ -285,6 +285,8 @@ def _on_ray(
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.ray is not None:
+        return _serve_on_ray(args)
     try:
         from .serving.jobstore import JobStore
         from .serving.server import serve
@@ -302,9 +304,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        given = {field: getattr(args, flag[2:].replace("-", "_"))
-                 for flag, field, *_ in SERVER_LIMITS}  # fmt: skip
-        limits = ServerLimits(args.max_upload_mb or None, args.max_waiting, **given)
+        limits = _server_limits(args)
         options = TranscribeOptions(segmentation=args.segmentation, **_hotwords(args))
         transcriber = _transcriber(_model_options(args))
         transcriber.decode(options)  # the server's own hotwords: refused before it starts
@@ -331,6 +331,35 @@ def _serve(args: argparse.Namespace) -> int:
         )
     serve(transcriber, options, args.host, args.port, limits, keys, replicas, jobs)
     return 0
+
+
+def _serve_on_ray(args: argparse.Namespace) -> int:
+    """serve --ray: replicas on Ray Serve, each loading the model itself."""
+    try:
+        from .serving.replicas import application, serve_on_ray
+    except ImportError as err:
+        print(
+            f"wav2text: error: serve --ray needs the ray-serve extra ({err.name} is missing): "
+            "pip install 'wav2text[ray-serve]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        limits = _server_limits(args)
+        options = TranscribeOptions(segmentation=args.segmentation, **_hotwords(args))
+        app = application(_model_options(args), options, limits, _api_keys(args.api_key),
+                          args.replicas)  # fmt: skip
+        print(f"wav2text: serving {args.replicas} replica(s) on Ray Serve", file=sys.stderr)
+        serve_on_ray(args.ray or None, args.host, args.port, app)
+    except Wav2TextError as err:
+        print(f"wav2text: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _server_limits(args: argparse.Namespace) -> ServerLimits:
+    given = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, *_ in SERVER_LIMITS}
+    return ServerLimits(args.max_upload_mb or None, args.max_waiting, **given)
 
 
 def _api_keys(given: list[str] | None) -> tuple[str, ...]:

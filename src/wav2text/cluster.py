@@ -83,7 +83,7 @@ def run_on_ray(
     if choice.notice:
         warnings.warn(choice.notice, BundledModelWarning, stacklevel=2)
     if not ray.is_initialized():
-        _connect(ray_options.address)
+        connect(ray_options.address)
     actors = start_workers(replace(model, model=choice.name), ray_options)
     sink = Sink(formats, out_dir, sys.stdout, len(inputs), stems, layout)
     drive(actors, inputs, options, ray_options.files_per_task, sink)
@@ -93,7 +93,7 @@ def run_on_ray(
 PROBE_TIMEOUT_S = 5.0
 
 
-def _connect(address: str | None) -> None:
+def connect(address: str | None) -> None:
     target = address or os.environ.get("RAY_ADDRESS")  # None: Ray starts a local cluster
     if target:
         _probe(target)
