@@ -126,6 +126,8 @@ def test_cli_hotword_and_file(
     assert "ZORBLAX" in capsys.readouterr().out
     assert main([*base, "--hotword", "Zürich"]) == 2
     assert "cannot spell" in capsys.readouterr().err
+    assert main([*base, "--lm", "none", "--hotword", "Zorblax"]) == 0  # the default, 20
+    assert "ZORBLAX" in capsys.readouterr().out
 
 
 def test_server_hotwords_field_and_prompt(demo: Transcriber, name_wav: Path) -> None:
