@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import jiwer
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
@@ -59,8 +60,17 @@ def names(count: int, known: Transcriber, seed: int) -> list[str]:
 
 
 def speak(text: str, voice: str, path: Path) -> Path:
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
-    return path
+    """espeak-ng's `voice`, or with voice "kokoro" a Kokoro mixture of its training styles."""
+    if voice != "kokoro":
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
+        return path
+    from training.kokoro import RATE, random_mixture, render
+
+    from wav_files import write_s16_wav
+
+    mixture = random_mixture(random.Random(text), held_out=False)
+    samples = (np.clip(render(mixture, 1.0, text), -1, 1) * 32767).astype(np.int16)
+    return write_s16_wav(path, [samples], RATE)
 
 
 def run(
@@ -80,6 +90,9 @@ def main() -> None:
     parser.add_argument(
         "--lm", choices=("model", "none"), default="model", help="none: the beam search without it"
     )
+    parser.add_argument(
+        "--kokoro", action="store_true", help="every other utterance in a Kokoro voice"
+    )
     args = parser.parse_args()
     known = Transcriber(BUNDLED_MODEL)  # its LM's vocabulary says which names are unknown
     pool = names(1000 + args.utterances, known, seed=7)
@@ -87,14 +100,16 @@ def main() -> None:
     said, others = pool[: args.utterances], pool[args.utterances :]
     plain = [s for s in fortune_sentences() if is_held_out(s) and 5 <= len(s.split()) <= 14]
     rng = random.Random(3)
+    voices = [v for pair in zip(VOICES, ["kokoro"] * len(VOICES), strict=True) for v in pair]
+    voices = voices if args.kokoro else VOICES
     with tempfile.TemporaryDirectory() as work:
         named = [
-            speak(TEMPLATES[i % len(TEMPLATES)].format(name), VOICES[i % len(VOICES)],
+            speak(TEMPLATES[i % len(TEMPLATES)].format(name), voices[i % len(voices)],
                   Path(work) / f"n{i}.wav")
             for i, name in enumerate(said)
         ]  # fmt: skip
         chosen = rng.sample(plain, args.utterances)
-        unnamed = [speak(s, VOICES[i % len(VOICES)], Path(work) / f"p{i}.wav")
+        unnamed = [speak(s, voices[i % len(voices)], Path(work) / f"p{i}.wav")
                    for i, s in enumerate(chosen)]  # fmt: skip
         print(f"{len(named)} utterances with a name, {len(unnamed)} without; weight "
               f"{args.weight}; {transcriber.decoder}")  # fmt: skip
@@ -107,8 +122,10 @@ def main() -> None:
         ):
             lists = [_list(name, others, size, i) for i, name in enumerate(said)]
             texts, seconds = run(transcriber, named, lists, args.weight)
-            recall = sum(n.upper() in t.split() for n, t in zip(said, texts, strict=True))
-            print(f"  {label:22s} {recall / len(said):7.1%}  {seconds:10.3f}")
+            found = [n.upper() in t.split() for n, t in zip(said, texts, strict=True)]
+            kokoro = [f for i, f in enumerate(found) if voices[i % len(voices)] == "kokoro"]
+            of_kokoro = f"  (Kokoro voices {sum(kokoro) / len(kokoro):.1%})" if kokoro else ""
+            print(f"  {label:22s} {sum(found) / len(said):7.1%}  {seconds:10.3f}{of_kokoro}")
         refs = [normalise(s) for s in chosen]
         for label, hotwords in (("none", ()), ("10 names", tuple(others[:10]))):
             texts, seconds = run(transcriber, unnamed, [hotwords] * len(unnamed), args.weight)

@@ -78,7 +78,7 @@ def test_array_without_rate_says_how_to_give_it() -> None:
 
 
 def test_raw_without_rate_says_how_to_give_it() -> None:
-    with pytest.raises(UnknownSampleRateError, match="--sample-rate"):
+    with pytest.raises(UnknownSampleRateError, match="sample_rate=RATE"):
         open_audio(b"\x00\x01" * 100, raw=RawFormat("s16le"))
 
 

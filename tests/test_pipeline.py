@@ -238,7 +238,7 @@ def test_truncated_allowed_on_request(
     data = clean_files["wav"].read_bytes()
     cut = tmp_path / "cut.wav"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(TruncatedAudioError, match="--allow-truncated"):
+    with pytest.raises(TruncatedAudioError, match="allow_truncated=True"):
         tiny.transcribe(cut)
     result = tiny.transcribe(cut, TranscribeOptions(allow_truncated=True))
     assert result.duration == pytest.approx(2.0, abs=0.05)

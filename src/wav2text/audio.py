@@ -18,8 +18,11 @@ import numpy as np
 
 from .arrays import BLOCK_SAMPLES, array_blocks, frames_by_channels, is_array, to_numpy
 from .errors import (
+    GIVE_RATE,
+    RAW,
     AudioDecodeError,
     EmptyAudioError,
+    Fix,
     InvalidAudioError,
     NoAudioStreamError,
     OptionsError,
@@ -79,10 +82,7 @@ def open_audio(
             raise OptionsError("raw= describes bytes; an array already has its samples")
         return _open_array(source, rate, auto)
     if raw is not None and rate is None and not auto:
-        raise UnknownSampleRateError(
-            "headerless PCM carries no sampling rate: pass sample_rate=RATE "
-            "(CLI: --sample-rate RATE), e.g. 16000 for wideband or 8000 for telephone audio"
-        )
+        raise UnknownSampleRateError("headerless PCM carries no sampling rate", GIVE_RATE)
     audio = _open_container(source, rate, raw, stream_index, allow_truncated, block_samples)
     return replace(audio, rate=None, rate_source=None) if auto else audio
 
@@ -200,9 +200,8 @@ def _open_container(
         raise NoAudioStreamError(
             f"{name}: {have}"
             + (f", so stream {stream_index} does not exist" if streams else "")
-            + "; is this a silent video or not a media file? Pick a file with an audio track, "
-            "or, if it is headerless PCM, pass raw=RawFormat(...) (CLI: --raw FMT "
-            "--sample-rate N, or --raw auto --sample-rate auto)"
+            + "; is this a silent video or not a media file?",
+            RAW.after("pick a file with an audio track, or, if it is headerless PCM, "),
         )
     stream = streams[stream_index]
     if stream.codec_context is None:  # a codec FFmpeg knows no decoder for
@@ -304,8 +303,8 @@ def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat |
         return av.open(file, mode="r", format=raw.sample_format, options=options)
     except av.error.FFmpegError as err:
         raise AudioDecodeError(
-            f"{name}: not a readable audio or video file ({err.strerror}); if it is "
-            "headerless PCM, pass raw=RawFormat(...) (CLI: --raw FMT --sample-rate N)"
+            f"{name}: not a readable audio or video file ({err.strerror})",
+            RAW.after("if it is headerless PCM, "),
         ) from err
 
 
@@ -370,11 +369,17 @@ def _expected_seconds(stream: Any, container: Any) -> float | None:
 def _check_complete(
     name: str, decoded_s: float, expected_s: float | None, missing_bytes: int | None
 ) -> None:
-    hint = "re-export or re-download it, or pass allow_truncated=True (CLI: --allow-truncated)"
+    present = f"to transcribe the {decoded_s:.2f} s present"
+    fix = Fix(
+        f"re-export or re-download it, or pass allow_truncated=True {present}",
+        f"re-export or re-download it, or add --allow-truncated {present}",
+        "re-export or re-download it and send it again",
+    )
     if missing_bytes:
         raise TruncatedAudioError(
             f"{name}: the WAV header declares {missing_bytes} more bytes of audio than the "
-            f"file holds: it was cut short; {hint} to transcribe the {decoded_s:.2f} s present"
+            "file holds: it was cut short",
+            fix,
         )
     if expected_s is None:
         return
@@ -382,7 +387,8 @@ def _check_complete(
     if expected_s - decoded_s > tolerance:
         raise TruncatedAudioError(
             f"{name}: the file declares {expected_s:.2f} s of audio but only {decoded_s:.2f} s "
-            f"decoded: it is truncated or damaged; {hint}"
+            "decoded: it is truncated or damaged",
+            fix,
         )
 
 

@@ -160,7 +160,10 @@ def settled(
     """Each input with its transcript, or its exception as a Failure, in input order."""
     for name, outcome in zip(names, outcomes, strict=True):
         # an unexpected exception is a bug on one input's path: reported, the rest go on
-        yield name, outcome if isinstance(outcome, Transcript) else Failure(name, reason(outcome))
+        if isinstance(outcome, Transcript):
+            yield name, outcome
+        else:
+            yield name, Failure(name, reason(outcome, "cli"))
 
 
 def inputs_to_do(

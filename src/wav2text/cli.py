@@ -22,7 +22,7 @@ from .batch import (
     planned_outputs,
     run_batch,
 )
-from .errors import OptionsError, Wav2TextError, about
+from .errors import OptionsError, Wav2TextError, about, reason
 from .options import (
     ModelOptions,
     RawFormat,
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         transcriber = _transcriber(model)
         transcriber.decode(options)  # hotwords the model cannot take: said before any input
     except Wav2TextError as err:
-        print(f"wav2text: error: {err}", file=sys.stderr)
+        print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 2
     try:
         failures = run_batch(
@@ -203,7 +203,7 @@ def _align(args: argparse.Namespace, formats: list[str]) -> int:
         source = sys.stdin.buffer if args.audio == "-" else args.audio
         transcript = transcriber.align(source, text, _options(args))
     except Wav2TextError as err:
-        print(f"wav2text: error: {err}", file=sys.stderr)
+        print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 1
     for warning in transcript.warnings:
         print(f"wav2text: warning: {warning}", file=sys.stderr)
@@ -235,11 +235,12 @@ def _eval(args: argparse.Namespace) -> int:
                 def step(score: FileScore) -> None:
                     bar.update()
                     if score.error:
-                        bar.write(f"wav2text: {about(score.audio, score.error)}", file=sys.stderr)
+                        said = about(score.audio, score.error, "cli")
+                        bar.write(f"wav2text: {said}", file=sys.stderr)
 
                 results.append(evaluate(transcriber, items, options, normalise, step))
     except Wav2TextError as err:
-        print(f"wav2text: error: {err}", file=sys.stderr)
+        print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 2
     report = markdown(results)
     print(report, end="")
@@ -312,7 +313,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers = args.workers or suggested_workers(transcriber.model)
         replicas = [_transcriber(_model_options(args)) for _ in range(workers - 1)]
     except Wav2TextError as err:
-        print(f"wav2text: error: {err}", file=sys.stderr)
+        print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 2
     threads = args.threads or threads_per_worker(workers)
     torch_threads(threads)
@@ -352,7 +353,7 @@ def _serve_on_ray(args: argparse.Namespace) -> int:
         print(f"wav2text: serving {args.replicas} replica(s) on Ray Serve", file=sys.stderr)
         serve_on_ray(args.ray or None, args.host, args.port, app)
     except Wav2TextError as err:
-        print(f"wav2text: error: {err}", file=sys.stderr)
+        print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 2
     return 0
 
@@ -391,14 +392,14 @@ def _inspect(args: argparse.Namespace) -> int:
         try:
             model = _transcriber(ModelOptions(args.model, lm=None)).model  # no decoding
         except Wav2TextError as err:
-            print(f"wav2text: error: {err}", file=sys.stderr)
+            print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
             return 2
     for name in args.inputs:
         try:
             source = sys.stdin.buffer if name == "-" else name
             result = analyse(source, _options(args), args.model_rate, model)
         except Wav2TextError as err:
-            print(f"wav2text: {about(name, err)}", file=sys.stderr)
+            print(f"wav2text: {about(name, err, 'cli')}", file=sys.stderr)
             failures += 1
             continue
         if args.json:

@@ -182,7 +182,7 @@ def _score_one(
         transcript = transcriber.transcribe(item.audio, options)
     except Exception as err:  # this file's row says why; the others go on
         return FileScore(str(item.audio), reference, "", 1.0, 1.0, 0, 0, 0, 0, 0.0, 0.0,
-                         reason(err))  # fmt: skip
+                         reason(err, "report"))  # fmt: skip
     seconds = time.perf_counter() - started
     hypothesis = normalise(transcript.text)
     words = jiwer.process_words(reference or " ", hypothesis or " ")

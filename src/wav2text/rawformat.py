@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import InvalidAudioError
+from .errors import Fix, InvalidAudioError
 
 Decoder = Callable[[bytes], np.ndarray]
 HEAD_BYTES = 1 << 18  # bytes examined
@@ -129,8 +129,12 @@ def detect_channels(head: bytes, fmt: str) -> int:
     samples = samples[: len(samples) // 2 * 2]
     if len(samples) < 256 or not np.isfinite(samples).all():
         raise InvalidAudioError(
-            "too little audio to tell mono from stereo: give the channel count "
-            "(RawFormat(..., channels=N), CLI: --channels N)"
+            "too little audio to tell mono from stereo",
+            Fix(
+                "give the channel count: RawFormat(..., channels=N)",
+                "give the channel count: --channels N",
+                "give the channel count: the form field channels=N",
+            ),
         )
     within = float(np.abs(samples[0::2] - samples[1::2]).mean())
     across = float(np.abs(samples[1:-1:2] - samples[2::2]).mean())

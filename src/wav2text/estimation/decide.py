@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import InvalidSampleRateError
+from ..errors import GIVE_RATE, InvalidSampleRateError
 from ..rate import CHECKED_RATES_HZ, MAX_RATE_HZ, MIN_RATE_HZ, SEARCH_S
 from .estimator import RateCheck, RateEstimate, check_declared, confident_rate, estimate_rate
 
@@ -37,8 +37,8 @@ def decide_rate(audio: DecodedAudio, model: CTCModel, options: TranscribeOptions
     if audio.rate_source == "header" and not MIN_RATE_HZ <= audio.rate <= MAX_RATE_HZ:
         raise InvalidSampleRateError(
             f"the file's header declares {audio.rate} Hz, which no recording uses: the header "
-            "is damaged or wrong; pass the true rate with sample_rate=RATE (CLI: "
-            "--sample-rate RATE) to read the samples at it"
+            "is damaged or wrong",
+            GIVE_RATE,
         )
     if options.check_rate and audio.rate_source == "header":
         return check_header(audio, model)

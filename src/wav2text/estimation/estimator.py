@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
-from ..errors import UnknownSampleRateError
+from ..errors import GIVE_RATE, UnknownSampleRateError
 from . import acoustic, weights
 from .spectrum import edge_rates, long_term_spectrum, stopband_edge
 
@@ -194,8 +194,8 @@ def confident_rate(estimate: RateEstimate, threshold: float) -> int:
     """The estimated rate, or UnknownSampleRateError when the evidence is too weak."""
     if estimate.confidence < threshold:
         raise UnknownSampleRateError(
-            f"could not tell the sampling rate from the audio (best guesses: {estimate.top()}); "
-            "pass sample_rate=RATE (CLI: --sample-rate RATE) with the rate it was recorded at"
+            f"could not tell the sampling rate from the audio (best guesses: {estimate.top()})",
+            GIVE_RATE,
         )
     return estimate.rate
 

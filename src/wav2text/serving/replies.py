@@ -26,7 +26,7 @@ def failure_parts(error: Exception, metrics: Metrics) -> tuple[int, dict[str, An
         status = 503
     elif isinstance(error, Wav2TextError):
         status, kind, param = 400, "invalid_request_error", "file"
-    return status, error_body(reason(error), kind, param)
+    return status, error_body(reason(error, "http"), kind, param)
 
 
 def error_reply(

@@ -83,7 +83,8 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def bug(_request: Request, error: Exception) -> JSONResponse:
-        return error_reply(reason(error), status=500, kind="server_error")  # and keep serving
+        said = reason(error, "http")
+        return error_reply(said, status=500, kind="server_error")  # and keep serving
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, error: RequestValidationError) -> JSONResponse:

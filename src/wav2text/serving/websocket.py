@@ -63,7 +63,7 @@ def add_stream_route(
             if options.hotwords:
                 next(iter(workers)).decode(options)  # an LM to favour them: refused here if none
         except Exception as error:
-            return await _refuse(websocket, f"{reason(error)}; {DECLARE}", POLICY)
+            return await _refuse(websocket, f"{reason(error, 'http')}; {DECLARE}", POLICY)
         if not slots.acquire(blocking=False):
             return await _refuse(
                 websocket,
@@ -118,7 +118,7 @@ class LiveStreamRunner:
         try:
             self.live.run()
         except Exception as error:  # this stream's, said to its client; the server goes on
-            emit({"type": "error", "message": reason(error)})
+            emit({"type": "error", "message": reason(error, "http")})
         finally:
             emit(None)
 
