@@ -90,6 +90,24 @@ def test_a_fifo_is_read_as_the_stream_it_is(wav: Path, tmp_path: Path) -> None:
         writer.wait(10)
 
 
+def test_a_fifo_nobody_writes_to_says_what_it_waits_for(
+    wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a FIFO blocks until a writer comes: the wait is said, and ends when one does
+    (without the writer, it would wait as long as the user lets it)."""
+    from wav2text import audio
+
+    monkeypatch.setattr(audio, "FIFO_NOTICE_S", 0.2)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"sleep 1; cat {wav} > {fifo}"])
+    try:
+        with pytest.warns(audio.WaitingForWriterWarning, match="waiting for a program to write"):
+            assert len(decode(fifo)) == 32000
+    finally:
+        writer.wait(10)
+
+
 def test_library_inputs_get_clear_errors(wav: Path) -> None:
     for shape in [(0, 1000), (20000, 0)]:
         with pytest.raises(InvalidAudioError, match="no samples or no channels"):

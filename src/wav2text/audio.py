@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import stat
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
@@ -284,12 +286,43 @@ def _path(path: str) -> tuple[Any, str]:
             "finds the audio in it)"
         )
     if stat.S_ISFIFO(mode):
-        return open(path, "rb"), path
+        return _open_fifo(path), path
     if not stat.S_ISREG(mode):
         raise AudioDecodeError(f"{path}: is a device, not a file; pass an audio file")
+    try:
+        with open(path, "rb"):  # PyAV would call a file it may not read "not audio"
+            pass
+    except OSError as err:
+        raise AudioDecodeError(f"{path}: cannot be read ({err.strerror})") from None
     if os.path.getsize(path) == 0:
         raise EmptyAudioError(f"{path}: the file is empty (0 bytes)")
     return path, path
+
+
+class WaitingForWriterWarning(UserWarning):
+    """A FIFO given by path has had nothing written to it for a while: it is waited for."""
+
+
+FIFO_NOTICE_S = 3.0  # a FIFO silent this long gets a warning saying what is waited for
+
+
+def _open_fifo(path: str) -> BinaryIO:
+    """A FIFO opened as the stream it is. Opening one blocks until a program opens it to
+    write; this waits for its first bytes instead (as long as it takes), and says so once
+    when nothing comes within FIFO_NOTICE_S."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    waiting = select.poll()
+    waiting.register(fd, select.POLLIN)
+    if not waiting.poll(FIFO_NOTICE_S * 1000):
+        warnings.warn(
+            f"{path}: waiting for a program to write to this FIFO (nothing has yet); "
+            "start the writer, or stop with Ctrl-C",
+            WaitingForWriterWarning,
+            stacklevel=2,
+        )
+        waiting.poll()
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat | None) -> Any:

@@ -172,10 +172,16 @@ def _seconds_bar() -> Callable[[float, float | None], None]:
     return progress
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning raised while the command runs, as one line that says what it is."""
+    print(f"wav2text: warning: {message}", file=sys.stderr)
+
+
 def run() -> None:
     """The console entry point: main(), and on Ctrl-C an exit that skips the interpreter's
     teardown (native extensions report leaks there: noise after the one line said)."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM as Ctrl-C
+    warnings.showwarning = _show_warning
     try:
         code = main()
     except KeyboardInterrupt:  # before or after a batch: loading, arguments
