@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rate_cases import SPLITS, Case, arguments, cases, sources
 from wav2text import TranscribeOptions, Transcriber
 from wav2text.audio import open_audio
-from wav2text.estimation.decide import check_header
+from wav2text.estimation.decide import check_declared_rate
 from wav2text.estimation.estimator import WEIGHTS, RateEstimate, judge, near, rate_evidence
 from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
 
@@ -124,7 +124,7 @@ def mislabelling(transcriber: Transcriber, split: str, voices: int) -> None:
             data = soxr.resample(samples, rate, content, quality="HQ").astype(np.float32)
             for header in (content // 2, content, content * 2):
                 audio = open_audio(data, sample_rate=header)
-                check = check_header(audio, transcriber.model).check
+                check = check_declared_rate(audio, transcriber.model).check
                 assert check is not None
                 if header == content:
                     honest += 1

@@ -168,7 +168,7 @@ def test_mislabelled_header_is_flagged(
     path = wav_labelled(speech, content, header, tmp_path / "lying.wav")
     result = bundled.transcribe(path, TranscribeOptions(check_rate=True))
     assert len(result.warnings) == 1
-    assert f"header says {header} Hz" in result.warnings[0]
+    assert f"declared {header} Hz" in result.warnings[0]
     assert f"sounds like {content} Hz" in result.warnings[0]
     fixed = bundled.transcribe(path, TranscribeOptions(sample_rate=content))
     honest = wav_labelled(speech, content, content, tmp_path / "honest.wav")
@@ -183,6 +183,22 @@ def test_honest_header_gives_no_warning(
     assert bundled.transcribe(path, TranscribeOptions(check_rate=True)).warnings == ()
 
 
+@pytest.mark.parametrize(("content", "given"), [(44100, 16000), (8000, 22050), (16000, 48000)])
+def test_a_wrong_rate_given_for_raw_pcm_is_flagged_by_default(
+    bundled: Transcriber, speech: tuple[np.ndarray, int], content: int, given: int
+) -> None:
+    """The rate given for headerless PCM is the one nothing else vouches for: it is
+    checked against every standard rate unless the caller says not to (the control)."""
+    data = raw_at(speech, content)
+    options = TranscribeOptions(raw=RawFormat("s16le"), sample_rate=given)
+    warning = bundled.transcribe(data, options).warnings[0]  # (then: no speech at 3x speed)
+    assert f"declared {given} Hz" in warning and f"sounds like {content} Hz" in warning
+    unchecked = replace(options, check_rate=False)
+    assert not any("declared" in w for w in bundled.transcribe(data, unchecked).warnings)
+    honest = replace(options, sample_rate=content)
+    assert bundled.transcribe(data, honest).warnings == ()
+
+
 def test_check_rate_in_cli_and_inspect(speech: tuple[np.ndarray, int], tmp_path: Path) -> None:
     path = wav_labelled(speech, 8000, 16000, tmp_path / "lying.wav")
     run = subprocess.run(
@@ -190,7 +206,7 @@ def test_check_rate_in_cli_and_inspect(speech: tuple[np.ndarray, int], tmp_path:
          "--check-rate"],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert run.returncode == 0 and "warning: the header says 16000 Hz" in run.stderr
+    assert run.returncode == 0 and "warning: the audio was declared 16000 Hz" in run.stderr
     look = subprocess.run(
         [sys.executable, "-m", "wav2text", "inspect", str(path), "--json", "--check-rate",
          "-m", BUNDLED_MODEL],

@@ -188,8 +188,12 @@ def test_streams_and_files_interleave(demo: Transcriber, s16: bytes) -> None:
     time.sleep(0.5)
     quick = stream(client, url, s16[: 2 * 32000])
     finished["quick"] = time.monotonic()
-    answer = client.post("/v1/audio/transcriptions", files={"file": ("a.raw", s16)},
-                         data={"raw": "s16le", "sample_rate": str(RATE)})  # fmt: skip
+    with_header = io.BytesIO()  # a WAV: raw PCM would add the check of its given rate
+    with wave.open(with_header, "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(RATE)
+        out.writeframes(s16)
+    answer = client.post("/v1/audio/transcriptions",
+                         files={"file": ("a.wav", with_header.getvalue())})  # fmt: skip
     finished["file"] = time.monotonic()
     opened.join()
     assert quick[-1]["type"] == "done" and answer.status_code == 200

@@ -131,8 +131,10 @@ def _add_transcribe_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--char-timestamps", action="store_true", help="per-character times (json)")
     run.add_argument(
         "--check-rate",
-        action="store_true",
-        help="warn when a file's header rate does not fit its content (half or double)",
+        action=argparse.BooleanOptionalAction,
+        help="warn when a declared rate does not fit the speech, tested against the standard "
+        "rates (default: the --sample-rate given for --raw PCM; --check-rate: headers too; "
+        "--no-check-rate: none)",
     )
     run.add_argument(
         "--split-channels",

@@ -138,8 +138,11 @@ class TranscribeOptions:
     rate_candidates: the rates "auto" chooses from.
     rate_confidence: how sure "auto" must be (the probability that the true rate lies
         within 10 % of its estimate) before it answers instead of raising.
-    check_rate: test a header's rate against half and double with the model; a header
-        that looks wrong adds a warning to the transcript (the header is still used).
+    check_rate: test a declared rate against the standard rates (and its half and double)
+        with the model; one the speech clearly does not fit adds a warning to the transcript
+        (the rate is still used). None (default): the rate given for headerless PCM (raw=),
+        which has no header to vouch for it; True: any declared rate, headers' too; False:
+        none.
     raw: read the input as headerless PCM in this format.
     stream_index: which audio stream of a container (0 = first audio stream).
     channel: keep only this channel instead of averaging all channels.
@@ -193,7 +196,7 @@ class TranscribeOptions:
     progress: Callable[[float, float | None], None] | None = None
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
     rate_confidence: float = RATE_CONFIDENCE
-    check_rate: bool = False
+    check_rate: bool | None = None
     language: str | None = None
     hotwords: tuple[str, ...] = ()
     hotword_weight: float | None = None

@@ -1,5 +1,6 @@
 """How an opened input's rate is decided: given and header rates as they are (a header's must
-be plausible), an unknown one estimated by the model, a header's checked on request."""
+be plausible), an unknown one estimated by the model, a declared one checked against every
+standard rate: by default the rate given for headerless PCM, on request any."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import GIVE_RATE, InvalidSampleRateError
-from ..rate import CHECKED_RATES_HZ, MAX_RATE_HZ, MIN_RATE_HZ, SEARCH_S
+from ..rate import CANDIDATE_RATES, CHECKED_RATES_HZ, MAX_RATE_HZ, MIN_RATE_HZ, SEARCH_S
 from .estimator import RateCheck, RateEstimate, check_declared, confident_rate, estimate_rate
 
 if TYPE_CHECKING:
@@ -30,8 +31,8 @@ class RateDecision:
 
 def decide_rate(audio: DecodedAudio, model: CTCModel, options: TranscribeOptions) -> RateDecision:
     """Given and header rates are used as they are (a header's must be plausible); an
-    unknown one is estimated with the model; check_rate tests a header's against its half
-    and double. The audio's blocks stay intact for the pipeline."""
+    unknown one is estimated with the model; a declared one is checked as check_rate says.
+    The audio's blocks stay intact for the pipeline."""
     if audio.rate is None:
         return _estimated(audio, model, options)
     if audio.rate_source == "header" and not MIN_RATE_HZ <= audio.rate <= MAX_RATE_HZ:
@@ -40,17 +41,27 @@ def decide_rate(audio: DecodedAudio, model: CTCModel, options: TranscribeOptions
             "is damaged or wrong",
             GIVE_RATE,
         )
-    if options.check_rate and audio.rate_source == "header":
-        return check_header(audio, model)
+    if checked(audio, options):
+        return check_declared_rate(audio, model)
     return RateDecision(audio)
 
 
-def check_header(audio: DecodedAudio, model: CTCModel) -> RateDecision:
-    """The header's rate tested against its half and double by the model."""
+def checked(audio: DecodedAudio, options: TranscribeOptions) -> bool:
+    """check_rate=None (the default): the rate given for headerless PCM, which carries none
+    of its own; True: any declared rate, a header's too; False: none."""
+    if options.check_rate is None:
+        return options.raw is not None and audio.rate_source == "given"
+    return options.check_rate and audio.rate_source in ("given", "header")
+
+
+def check_declared_rate(audio: DecodedAudio, model: CTCModel) -> RateDecision:
+    """The declared rate tested by the model against the standard rates (and its own half
+    and double): a warning when the speech clearly belongs to another."""
     assert audio.rate is not None
     declared = audio.rate
     low, high = CHECKED_RATES_HZ
-    candidates = [r for r in (declared // 2, declared, declared * 2) if low <= r <= high]
+    rivals = {*CANDIDATE_RATES, declared // 2, declared, declared * 2}
+    candidates = sorted(r for r in rivals if low <= r <= high)
     if len(candidates) < 2:
         return RateDecision(audio)
     audio, mono = _peek_mono(audio, int(SEARCH_S * max(candidates)))

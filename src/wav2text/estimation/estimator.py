@@ -202,24 +202,27 @@ def confident_rate(estimate: RateEstimate, threshold: float) -> int:
 
 @dataclass(frozen=True)
 class RateCheck:
-    """Whether the rate a header declares fits the content, from the model's view."""
+    """Whether a declared rate (a header's, or the one given) fits the content, from the
+    model's view."""
 
     declared: int
-    likely: int  # the best of declared/2, declared, declared*2
+    likely: int  # the best of the standard rates and the declared one's half and double
     confidence: float
 
     @property
     def mislabelled(self) -> bool:
-        return self.likely != self.declared and self.confidence >= MISLABEL_CONFIDENCE
+        """The speech sounds like another rate, more than 10 % off, and clearly so."""
+        return not near(self.likely, self.declared) and self.confidence >= MISLABEL_CONFIDENCE
 
     def warning(self) -> str | None:
         if not self.mislabelled:
             return None
         speed = "fast" if self.likely < self.declared else "slow"
         return (
-            f"the header says {self.declared} Hz but the speech sounds like {self.likely} Hz "
-            f"({self.confidence:.0%}; it would play too {speed}); if so, pass "
-            f"--sample-rate {self.likely} / sample_rate={self.likely}"
+            f"the audio was declared {self.declared} Hz but the speech sounds like "
+            f"{self.likely} Hz ({self.confidence:.0%}; read at {self.declared} Hz it plays too "
+            f"{speed}, and the transcript is likely wrong); if {self.likely} Hz is right, "
+            f"give that rate"
         )
 
 
@@ -229,7 +232,7 @@ MISLABEL_CONFIDENCE = 0.9
 def check_declared(
     samples: np.ndarray, model: CTCModel, declared: int, candidates: Sequence[int]
 ) -> RateCheck:
-    """Score a declared rate against its rivals (its half and double) on mono samples."""
+    """Score a declared rate against its rivals on mono samples."""
     estimate = estimate_rate(samples, model, candidates)
     return RateCheck(declared, estimate.rate, estimate.confidence)
 
