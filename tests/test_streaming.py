@@ -19,11 +19,13 @@ from starlette.websockets import WebSocketDisconnect
 
 from conftest import need_tool
 from wav2text import BUNDLED_MODEL, RawFormat, TranscribeOptions, Transcriber
+from wav2text.audio import open_audio, to_mono
 from wav2text.options import ServerLimits
 from wav2text.serving.server import create_app
 
 SENTENCES = ["never go to bed mad", "the quick brown fox jumps over the lazy dog", "she said"]
 RATE = 16000
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "conscience_rms_48k_stereo.opus"
 
 
 def speech(rate: int = RATE) -> np.ndarray:
@@ -58,6 +60,24 @@ def stream(client: TestClient, url: str, data: bytes, chunk: int = 3200) -> list
         while not events or events[-1]["type"] != "done":
             events.append(socket.receive_json())
     return events
+
+
+def test_a_stream_whose_declared_rate_is_wrong_gets_a_warning(demo: Transcriber) -> None:
+    """44.1 kHz sent as 16 kHz: a warning event with the likely rate (and in done), where
+    the offline text would otherwise be nonsense with nothing said; none for the truth."""
+    client = TestClient(create_app(demo))
+    opened = open_audio(SAMPLE)  # a real voice, read at 44.1 kHz
+    assert opened.rate
+    samples = soxr.resample(np.concatenate(list(to_mono(opened))), opened.rate, 44100)
+    data = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    events = stream(client, "/v1/audio/stream?format=s16le&sample_rate=16000", data, 8820)
+    (warning,) = [e for e in events if e["type"] == "warning"]
+    assert "declared 16000 Hz" in warning["message"] and "like 44100 Hz" in warning["message"]
+    assert events[-1]["warnings"] == [warning["message"]]
+    honest = stream(client, "/v1/audio/stream?format=s16le&sample_rate=44100", data, 8820)
+    assert [e for e in honest if e["type"] == "warning"] == [] and honest[-1]["warnings"] == []
+    off = "/v1/audio/stream?format=s16le&sample_rate=16000&check_rate=false"
+    assert stream(client, off, data, 8820)[-1]["warnings"] == []  # the control
 
 
 def test_finals_equal_the_offline_transcript(demo: Transcriber, s16: bytes) -> None:

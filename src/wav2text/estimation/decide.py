@@ -59,15 +59,21 @@ def check_declared_rate(audio: DecodedAudio, model: CTCModel) -> RateDecision:
     and double): a warning when the speech clearly belongs to another."""
     assert audio.rate is not None
     declared = audio.rate
-    low, high = CHECKED_RATES_HZ
-    rivals = {*CANDIDATE_RATES, declared // 2, declared, declared * 2}
-    candidates = sorted(r for r in rivals if low <= r <= high)
+    candidates = rivals(declared)
     if len(candidates) < 2:
         return RateDecision(audio)
     audio, mono = _peek_mono(audio, int(SEARCH_S * max(candidates)))
     if mono is None:
         return RateDecision(audio)
     return RateDecision(audio, check=check_declared(mono, model, declared, candidates))
+
+
+def rivals(declared: int) -> list[int]:
+    """The rates a declared one is tested against: the standard ones, its half and double
+    (those within CHECKED_RATES_HZ), and itself."""
+    low, high = CHECKED_RATES_HZ
+    tried = {*CANDIDATE_RATES, declared // 2, declared, declared * 2}
+    return sorted(r for r in tried if low <= r <= high)
 
 
 def _estimated(audio: DecodedAudio, model: CTCModel, options: TranscribeOptions) -> RateDecision:

@@ -30,6 +30,8 @@ import numpy as np
 from ..audio import audio_info, open_audio, to_mono
 from ..ctc import words_of
 from ..errors import AudioTooShortError, EmptyAudioError, OptionsError
+from ..estimation.decide import rivals
+from ..estimation.estimator import EXCERPT_S, check_declared
 from ..model import Language
 from ..options import RawFormat, TranscribeOptions
 from ..pipeline import Transcriber
@@ -44,6 +46,8 @@ from ..writers import openai_word
 PARTIAL_EVERY_S = 0.25  # seconds of new audio between partials
 PARTIAL_WINDOW_S = 3.0  # the most audio a partial runs the model over
 LIVE_BLOCK_S = 0.05  # decoded blocks this long (offline reads ~4 s at a time)
+RATE_CHECK_EXCERPTS = 1.5  # the declared rate is checked on this many excerpts' samples
+MIN_CHECK_S = 2.0  # a stream shorter than this is not checked
 
 Event = dict[str, Any]
 
@@ -87,6 +91,7 @@ class LiveStream:
         self._reader = _QueueReader()
         self.received_bytes = 0
         self.closed_at: float | None = None
+        self.warnings: list[str] = []
 
     def feed(self, data: bytes) -> None:
         self.received_bytes += len(data)
@@ -117,7 +122,10 @@ class LiveStream:
             sample_rate=self.audio.sample_rate,
             block_samples=max(1, int(LIVE_BLOCK_S * self.audio.sample_rate)),
         )
-        blocks = resample_stream(to_mono(opened), self.audio.sample_rate, model.sampling_rate)
+        mono = to_mono(opened)
+        if self.options.check_rate is not False:  # a declared rate nothing vouches for
+            mono = self._rate_checked(mono)
+        blocks = resample_stream(mono, self.audio.sample_rate, model.sampling_rate)
         finals = _Finals(self.transcriber, self.language, self.options, self.emit)
         decode = self.transcriber.decode(self.options)
         partials = _Partials(self.transcriber, self.language, decode, self.emit, finals)
@@ -132,7 +140,33 @@ class LiveStream:
         facts = audio_info(opened, None, model.sampling_rate, self.received_s)
         audio = {**asdict(facts), "steps": facts.steps()}
         done = {"type": "done", "text": text, "duration": self.received_s, "lag_s": lag}
-        self.emit({**done, "audio": audio})
+        self.emit({**done, "audio": audio, "warnings": self.warnings})
+
+    def _rate_checked(self, mono: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """The blocks, passed on; once there are enough samples to score every rival rate on
+        a full excerpt (or the stream ends sooner), the declared rate is tested by the model
+        as a file's given rate is, and a warning event says so if the speech clearly sounds
+        like another."""
+        head: list[np.ndarray] | None = []
+        needed = int(RATE_CHECK_EXCERPTS * EXCERPT_S * max(rivals(self.audio.sample_rate)))
+        for block in mono:
+            if head is not None:
+                head.append(block)
+                if sum(len(b) for b in head) >= needed:
+                    self._check_rate(np.concatenate(head))
+                    head = None
+            yield block
+        if head:
+            self._check_rate(np.concatenate(head))
+
+    def _check_rate(self, samples: np.ndarray) -> None:
+        model, declared = self.transcriber.model, self.audio.sample_rate
+        if len(samples) < MIN_CHECK_S * declared or not np.isfinite(samples).all():
+            return
+        warning = check_declared(samples, model, declared, rivals(declared)).warning()
+        if warning:
+            self.warnings.append(warning)
+            self.emit({"type": "warning", "message": warning})
 
 
 class _Finals:

@@ -58,10 +58,12 @@ def add_stream_route(
             query = dict(websocket.query_params)
             audio = _declared(query)
             options = replace(
-                defaults, hotwords=defaults.hotwords + hotword_list(query.get("hotwords", ""))
+                defaults,
+                hotwords=defaults.hotwords + hotword_list(query.get("hotwords", "")),
+                check_rate=_check_rate(query.get("check_rate")),
             )
             if options.hotwords:
-                next(iter(workers)).decode(options)  # an LM to favour them: refused here if none
+                next(iter(workers)).decode(options)  # hotwords it cannot take: refused here
         except Exception as error:
             return await _refuse(websocket, f"{reason(error, 'http')}; {DECLARE}", POLICY)
         if not slots.acquire(blocking=False):
@@ -80,6 +82,15 @@ def add_stream_route(
             drain.streams -= 1
             open_streams.dec()
             slots.release()
+
+
+def _check_rate(given: str | None) -> bool | None:
+    """?check_rate=false turns the declared rate's check off (true, or absent: on)."""
+    if given is None:
+        return None
+    if given.lower() not in ("true", "false"):
+        raise OptionsError(f"check_rate is true or false, not {given[:20]!r}")
+    return given.lower() == "true"
 
 
 def _declared(query: dict[str, str]) -> LiveFormat:
