@@ -64,6 +64,7 @@ def browser(speech_wav: Path, tmp_path: Path) -> Iterator[Any]:
         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1000",
     ):  # fmt: skip
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
     driver.quit()
@@ -83,6 +84,10 @@ def wait(condition: Callable[[], Any], seconds: float = 30.0) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"not within {seconds} s")
+
+
+def console_errors(driver: Any) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def words(driver: Any) -> list[str]:
@@ -134,15 +139,41 @@ def test_record_partial_then_final_words(browser: Any, server: str, tmp_path: Pa
     assert browser.execute_script("return document.getElementById('player').src").startswith(
         "blob:"
     )
+    time.sleep(1.0)  # the audio worklet went on posting here, into a stream that had ended
+    assert console_errors(browser) == []
     artefact(browser, "page-live-done", tmp_path)
 
 
 def test_the_page_fits_a_phone(browser: Any, server: str, tmp_path: Path) -> None:
-    browser.set_window_size(390, 844)
+    """A 390 x 844 phone screen, emulated as Chromium's device mode does (a window that
+    small is not: headless Chromium keeps a 500 px minimum)."""
+    metrics = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     browser.get(server)
+    assert browser.execute_script("return window.innerWidth") == 390
     wide = browser.execute_script("return document.documentElement.scrollWidth")
     assert wide <= 390
     artefact(browser, "page-phone", tmp_path)
+
+
+def test_a_failed_upload_clears_the_last_result_and_the_result_is_in_view(
+    browser: Any, server: str, speech_wav: Path, tmp_path: Path
+) -> None:
+    browser.set_window_size(1280, 800)
+    browser.get(server)
+    browser.find_element("id", "file-input").send_keys(str(speech_wav))
+    wait(lambda: words(browser))
+    top = "return document.getElementById('transcript').getBoundingClientRect().top"
+    wait(lambda: 0 <= browser.execute_script(top) < browser.execute_script(
+        "return window.innerHeight"), 5)  # fmt: skip
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are words, not sounds " * 40)
+    browser.find_element("id", "file-input").send_keys(str(notes))
+    error = wait(lambda: browser.find_element("id", "file-error").text)
+    assert "notes.txt" in error and "send the form fields" in error
+    assert "--raw" not in error and "RawFormat" not in error  # the page's words, not the CLI's
+    assert browser.find_element("id", "result").get_attribute("hidden") is not None
+    assert browser.execute_script("return document.getElementById('player').paused")
 
 
 def test_the_page_asks_for_nothing_that_is_missing(browser: Any, server: str) -> None:

@@ -202,7 +202,7 @@ def _open_container(
         raise NoAudioStreamError(
             f"{name}: {have}"
             + (f", so stream {stream_index} does not exist" if streams else "")
-            + "; is this a silent video or not a media file?",
+            + " (a silent video, or not a media file)",
             RAW.after("pick a file with an audio track, or, if it is headerless PCM, "),
         )
     stream = streams[stream_index]

@@ -39,6 +39,7 @@ function transcribe(file) {
   if (apiKey) request.setRequestHeader("Authorization", `Bearer ${apiKey}`);
   progress(0, "uploading");
   $("file-error").hidden = true;
+  clearResult();  // a failed upload must not leave the last file's words on screen
   request.upload.onprogress = (e) => {
     if (e.lengthComputable) progress(e.loaded / e.total, "uploading");
   };
@@ -60,6 +61,14 @@ function progress(share, label, busy = false) {
   box.classList.toggle("busy", busy);
   box.querySelector(".bar").style.width = `${Math.round(share * 100)}%`;
   box.querySelector(".label").textContent = busy ? label + "…" : `${label} ${Math.round(share * 100)} %`;
+}
+
+function clearResult() {
+  result = null;
+  const player = $("player");
+  player.pause();
+  player.removeAttribute("src");
+  $("result").hidden = true;
 }
 
 function fail(where, message) {
@@ -88,6 +97,7 @@ function show(body, name, audioUrl) {
     transcript.append(span, " ");
   });
   facts(body.audio || {}, body.duration);
+  $("result").scrollIntoView({ block: "start", behavior: "smooth" });  // below the fold at 1280x800
   const warnings = $("warnings");
   warnings.replaceChildren(...(body.warnings || []).map((text) => {
     const item = document.createElement("li");
@@ -100,8 +110,8 @@ function facts(audio, duration) {
   const rows = [
     ["rate", audio.source_rate ? `${audio.source_rate} Hz (${audio.rate_source})` : "—"],
     ["resampled to", audio.resampled ? `${audio.model_rate} Hz` : `no (the model's ${audio.model_rate} Hz)`],
-    ["channels", audio.channels + (audio.downmix ? ` → ${audio.downmix}` : "")],
-    ["codec", [audio.container, audio.codec].filter(Boolean).join(" / ") || "—"],
+    ["channels", audio.channels > 1 ? `${audio.channels}, mixed to mono` : String(audio.channels ?? "—")],
+    ["format", [(audio.container || "").split(",")[0], audio.codec].filter(Boolean).join(", ") || "—"],
     ["duration", duration != null ? `${duration.toFixed(2)} s` : "—"],
     ["steps", audio.steps || "—"],
   ];
@@ -178,11 +188,12 @@ async function start() {
   const url = `${scheme}://${location.host}/v1/audio/stream?format=f32le&sample_rate=${context.sampleRate}&channels=1${key}`;
   const socket = new WebSocket(url);
   socket.binaryType = "arraybuffer";
-  live = { stream, context, socket, words: [], heard: [] };
+  live = { stream, context, socket, source, tap, words: [], heard: [] };
   $("live-final").textContent = "";
   $("live-partial").textContent = "";
   socket.onopen = () => {
     tap.port.onmessage = (e) => {
+      if (!live) return;  // the worklet may post once more after the stream ended
       live.heard.push(e.data);
       if (socket.readyState === 1) socket.send(e.data.buffer);
     };
@@ -202,12 +213,12 @@ function heard(event) {
     $("live-final").textContent = live.words.map((w) => w.word).join(" ");
     $("live-partial").textContent = "";
   }
-  if (event.type === "error") fail("live-error", event.message);
+  if (event.type === "error" || event.type === "warning") fail("live-error", event.message);
   if (event.type === "done") {
     $("live-status").textContent = `done: ${event.duration.toFixed(1)} s heard`;
     const words = live.words;
     const segments = words.length ? [{ start: words[0].start, end: words[words.length - 1].end, text: event.text }] : [];
-    const body = { text: event.text, words, segments, duration: event.duration, audio: event.audio, warnings: [] };
+    const body = { text: event.text, words, segments, duration: event.duration, audio: event.audio, warnings: event.warnings || [] };
     show(body, "From the microphone", wavUrl(live.heard, live.context.sampleRate));
   }
 }
@@ -239,6 +250,8 @@ function stop() {
 
 function finish() {
   if (!live) return;
+  live.tap.port.onmessage = null;
+  live.source.disconnect();
   live.stream.getTracks().forEach((t) => t.stop());
   live.context.close();
   live = null;
