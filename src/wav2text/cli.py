@@ -304,12 +304,7 @@ def _serve(args: argparse.Namespace) -> int:
             usable_cores,
         )
     except ImportError as err:
-        print(
-            f"wav2text: error: serve needs the server extra ({err.name} is missing): "
-            "pip install 'wav2text[server]'",
-            file=sys.stderr,
-        )
-        return 2
+        return _missing_extra("serve", "server", err)
     try:
         limits = _server_limits(args)
         options = TranscribeOptions(segmentation=args.segmentation, **_hotwords(args))
@@ -345,12 +340,7 @@ def _serve_on_ray(args: argparse.Namespace) -> int:
     try:
         from .serving.replicas import application, serve_on_ray
     except ImportError as err:
-        print(
-            f"wav2text: error: serve --ray needs the ray-serve extra ({err.name} is missing): "
-            "pip install 'wav2text[ray-serve]'",
-            file=sys.stderr,
-        )
-        return 2
+        return _missing_extra("serve --ray", "ray-serve", err)
     try:
         limits = _server_limits(args)
         options = TranscribeOptions(segmentation=args.segmentation, **_hotwords(args))
@@ -362,6 +352,15 @@ def _serve_on_ray(args: argparse.Namespace) -> int:
         print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 2
     return 0
+
+
+def _missing_extra(command: str, extra: str, err: ImportError) -> int:
+    print(
+        f"wav2text: error: {command} needs the {extra} extra ({err.name} is missing): "
+        f"pip install 'wav2text[{extra}]'",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _server_limits(args: argparse.Namespace) -> ServerLimits:

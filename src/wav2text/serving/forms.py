@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, BinaryIO, Literal
+from typing import Annotated, Any, BinaryIO, Literal
+
+from fastapi import Form
 
 from ..errors import OptionsError, Wav2TextError
 from ..language import language_code
@@ -39,6 +41,19 @@ class FormFields:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def form_fields(
+    language: Annotated[str | None, Form()] = None,
+    prompt: Annotated[str | None, Form()] = None,
+    hotwords: Annotated[str | None, Form()] = None,
+    sample_rate: Annotated[str | None, Form()] = None,
+    raw: Annotated[str | None, Form()] = None,
+    channels: Annotated[str | None, Form()] = None,
+    split_channels: Annotated[bool, Form()] = False,
+) -> FormFields:
+    """The fields as a FastAPI dependency: `Annotated[FormFields, Depends(form_fields)]`."""
+    return FormFields(language, prompt, hotwords, sample_rate, raw, channels, split_channels)
 
 
 def form_options(

@@ -19,13 +19,13 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Annotated, Any, BinaryIO, cast
 
-from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from ..options import TranscribeOptions
 from ..pipeline import Transcriber
 from ..writers import RESPONSE_WRITERS, VerboseJsonWriter
-from .forms import FormError, FormFields, NamedUpload, form_options
+from .forms import FormError, FormFields, NamedUpload, form_fields, form_options
 from .guards import request_key
 from .jobstore import JobRecord, JobStore
 from .metrics import Metrics
@@ -157,16 +157,9 @@ def add_job_routes(
     def submit(
         request: Request,
         file: Annotated[UploadFile, File()],
-        language: Annotated[str | None, Form()] = None,
-        prompt: Annotated[str | None, Form()] = None,
-        hotwords: Annotated[str | None, Form()] = None,
-        sample_rate: Annotated[str | None, Form()] = None,
-        raw: Annotated[str | None, Form()] = None,
-        channels: Annotated[str | None, Form()] = None,
-        split_channels: Annotated[bool, Form()] = False,
-        model: Annotated[str | None, Form()] = None,
+        form: Annotated[FormFields, Depends(form_fields)],
+        model: Annotated[str | None, Form()] = None,  # OpenAI's; the server runs its own
     ) -> Response:
-        form = FormFields(language, prompt, hotwords, sample_rate, raw, channels, split_channels)
         try:
             form_options(transcriber, runner.defaults, form)  # refused now, not when it runs
         except FormError as err:

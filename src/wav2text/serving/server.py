@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, cast
 
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -39,7 +39,15 @@ from ..pipeline import Transcriber
 from ..results import Transcript
 from ..writers import Writer
 from .drain import Drain, DrainingServer
-from .forms import FormError, FormFields, NamedUpload, field_of, form_options, response_writer
+from .forms import (
+    FormError,
+    FormFields,
+    NamedUpload,
+    field_of,
+    form_fields,
+    form_options,
+    response_writer,
+)
 from .guards import ApiKeys, BodyPace, guarded_h11
 from .jobs import JobRunner, add_job_routes, add_no_job_routes
 from .jobstore import JobStore
@@ -126,20 +134,13 @@ def create_app(
     @app.post("/v1/audio/transcriptions")
     def transcriptions(
         file: Annotated[UploadFile, File()],
-        model: Annotated[str | None, Form()] = None,
-        language: Annotated[str | None, Form()] = None,
-        prompt: Annotated[str | None, Form()] = None,
-        hotwords: Annotated[str | None, Form()] = None,
-        temperature: Annotated[str | None, Form()] = None,
+        form: Annotated[FormFields, Depends(form_fields)],
+        model: Annotated[str | None, Form()] = None,  # OpenAI's; the server runs its own
+        temperature: Annotated[str | None, Form()] = None,  # OpenAI's; CTC samples nothing
         response_format: Annotated[str, Form()] = "json",
         granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
-        sample_rate: Annotated[str | None, Form()] = None,
-        raw: Annotated[str | None, Form()] = None,
-        channels: Annotated[str | None, Form()] = None,
-        split_channels: Annotated[bool, Form()] = False,
         stream: Annotated[bool, Form()] = False,
     ) -> Response:
-        form = FormFields(language, prompt, hotwords, sample_rate, raw, channels, split_channels)
         try:
             request_options = form_options(transcriber, defaults, form)
             writer = response_writer(response_format, granularities or ["segment"])
@@ -156,7 +157,7 @@ def create_app(
         if isinstance(outcome, Response):
             return outcome
         metrics.transcribed(outcome.duration, time.monotonic() - started)
-        return _respond(replace(outcome, language=outcome.language or language), writer)
+        return _respond(replace(outcome, language=outcome.language or form.language), writer)
 
     return app
 
