@@ -116,26 +116,34 @@ def thresholds(outcomes: list[tuple[int, int, float, float]]) -> None:
 
 
 def mislabelling(transcriber: Transcriber, split: str, voices: int) -> None:
-    """Content at R in a container that says 2R or R/2, and honest headers."""
+    """Content at R declared as another standard rate more than 10 % off (what a wrong
+    --sample-rate for raw PCM, or a lying header, does), and declared honestly: how often
+    the check flags the first with a rate near the truth, how often it cries wolf on the
+    second, and what one check costs."""
     flagged = tried = false_alarms = honest = 0
+    costs: list[float] = []
     for source in sources(split, voices):
         samples, rate = source.samples, source.rate
-        for content in (8000, 16000, 22050):
+        for content in (8000, 16000, 22050, 44100):
             data = soxr.resample(samples, rate, content, quality="HQ").astype(np.float32)
-            for header in (content // 2, content, content * 2):
-                audio = open_audio(data, sample_rate=header)
+            for declared in RATES:
+                if declared != content and near(declared, content):
+                    continue  # 8.8 % apart: a pitch the model hardly minds
+                audio = open_audio(data, sample_rate=declared)
+                started = time.perf_counter()
                 check = check_declared_rate(audio, transcriber.model).check
+                costs.append(time.perf_counter() - started)
                 assert check is not None
-                if header == content:
+                if declared == content:
                     honest += 1
                     false_alarms += check.mislabelled
                 else:
                     tried += 1
-                    flagged += check.mislabelled and check.likely == content
+                    flagged += check.mislabelled and near(check.likely, content)
     print(
-        f"mislabelled headers flagged with the true rate: {flagged}/{tried} "
-        f"({flagged / tried:.1%}); false alarms on honest headers: {false_alarms}/{honest} "
-        f"({false_alarms / honest:.1%}) [{split}]"
+        f"wrong declared rates flagged with a rate near the truth: {flagged}/{tried} "
+        f"({flagged / tried:.1%}); false alarms on honest ones: {false_alarms}/{honest} "
+        f"({false_alarms / honest:.1%}); median cost {np.median(costs):.2f} s [{split}]"
     )
 
 
