@@ -7,8 +7,10 @@ never saw (new voices, other real corpora, several resamplers, lossy sources).
 Per split: the confusion matrix (true rate x estimate), exact share, confident answers more
 than 10 % off, refusals, how often the stopband cue decided between the 8.8 %-apart pairs, the
 cost per estimate, and whether the transcript with the estimated rate equals the one with the
-true rate. Then mislabelled headers: content at R (8, 16, 22.05 kHz) declared as R/2 or 2R,
-flagged with the true rate by --check-rate; false alarms on honest headers.
+true rate. Then the declared-rate check (check_rate; by default for raw PCM's given rate):
+content at R (8, 16, 22.05, 44.1 kHz) declared as each standard rate more than 10 % off,
+flagged with a rate near R; false alarms on honest declarations; the cost of one check
+(--declared-only runs this part alone).
 """
 
 from __future__ import annotations
@@ -151,11 +153,15 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--split", choices=[*SPLITS, "both"], default="both")
     parser.add_argument("--no-headers", action="store_true", help="skip the mislabelling part")
+    parser.add_argument(
+        "--declared-only", action="store_true", help="only the mislabelling part (the check)"
+    )
     args = parser.parse_args()
     transcriber = Transcriber(args.model)
     print(f"model {args.model}; weights {WEIGHTS}")
     for split in SPLITS if args.split == "both" else (args.split,):
-        estimation(transcriber, split, args.voices)
+        if not args.declared_only:
+            estimation(transcriber, split, args.voices)
         if not args.no_headers:
             mislabelling(transcriber, split, args.voices)
 
