@@ -29,7 +29,6 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 from training.text import fortune_sentences, is_held_out, normalise  # noqa: E402
 
 from wav2text import ModelOptions, TranscribeOptions, Transcriber  # noqa: E402
-from wav2text.options import HOTWORD_WEIGHT  # noqa: E402
 from wav2text.resolve import BUNDLED_MODEL  # noqa: E402
 
 ONSETS = ["b", "br", "d", "dr", "f", "g", "gr", "k", "kl", "m", "n", "p", "qu", "r", "s",
@@ -74,7 +73,7 @@ def speak(text: str, voice: str, path: Path) -> Path:
 
 
 def run(
-    transcriber: Transcriber, clips: list[Path], lists: list[tuple[str, ...]], weight: float
+    transcriber: Transcriber, clips: list[Path], lists: list[tuple[str, ...]], weight: float | None
 ) -> tuple[list[str], float]:
     texts, started = [], time.perf_counter()
     for clip, hotwords in zip(clips, lists, strict=True):
@@ -86,7 +85,9 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--utterances", type=int, default=100)
-    parser.add_argument("--weight", type=float, default=HOTWORD_WEIGHT)
+    parser.add_argument(
+        "--weight", type=float, help="default: the decoder's own (7 with the LM, 20 without)"
+    )
     parser.add_argument(
         "--lm", choices=("model", "none"), default="model", help="none: the beam search without it"
     )
@@ -112,7 +113,7 @@ def main() -> None:
         unnamed = [speak(s, voices[i % len(voices)], Path(work) / f"p{i}.wav")
                    for i, s in enumerate(chosen)]  # fmt: skip
         print(f"{len(named)} utterances with a name, {len(unnamed)} without; weight "
-              f"{args.weight}; {transcriber.decoder}")  # fmt: skip
+              f"{args.weight or 'the default'}; {transcriber.decoder}")  # fmt: skip
         print("\nhotwords given            recall  s/utterance")
         for label, size in (
             ("none", 0),
