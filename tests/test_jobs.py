@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from conftest import free_port
 from test_drain import started
-from wav2text import OptionsError, Transcriber
+from wav2text import OptionsError, TranscribeOptions, Transcriber
 from wav2text.audio import open_audio, to_mono
 from wav2text.options import ServerLimits
 from wav2text.serving.jobstore import JobStore
@@ -120,6 +120,36 @@ def test_a_job_belongs_to_the_key_that_submitted_it(
     assert client.delete(f"{JOBS}/{job_id}", headers=bob).status_code == 404
     assert client.get(JOBS, headers=bob).json()["data"] == []
     assert client.get(f"{JOBS}/{job_id}").status_code == 401  # no key at all
+
+
+def test_a_job_waits_while_the_request_queue_is_full(
+    demo: Transcriber, speech_wav: Path, store: JobStore
+) -> None:
+    """The model's turn refuses (503, its queue full) as it is entered: the runner waits
+    and tries again instead of dying with the refusal."""
+    from contextlib import contextmanager
+
+    from fastapi import HTTPException
+
+    from wav2text.serving.jobs import JobRunner
+    from wav2text.serving.metrics import Metrics
+
+    refusals = [HTTPException(503, "busy"), HTTPException(503, "busy")]
+
+    @contextmanager
+    def turn() -> Iterator[Transcriber]:
+        if refusals:
+            raise refusals.pop()
+        yield demo
+
+    runner = JobRunner(store, turn, TranscribeOptions(), Metrics(("/",)))
+    with speech_wav.open("rb") as upload:
+        job_id = store.submit("", "fox.wav", {}, upload)
+    claimed = store.claim()
+    assert claimed is not None
+    runner.run(claimed)
+    assert refusals == []
+    assert (store.get(job_id) or pytest.fail()).state == "completed"
 
 
 def test_finished_jobs_are_forgotten_after_their_ttl(store: JobStore, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import replace
 from typing import Annotated, Any, BinaryIO, cast
 
@@ -67,7 +67,10 @@ class JobRunner:
                 self.wake.wait(IDLE_POLL_S)
                 self.wake.clear()
                 continue
-            self.run(job)
+            try:
+                self.run(job)
+            except Exception as error:  # a bug: this job fails, the runner goes on
+                self.store.fail(job.id, failure_parts(error, self.metrics)[1]["error"])
 
     def run(self, job: JobRecord) -> None:
         """Transcribe one claimed job and store its outcome."""
@@ -88,13 +91,19 @@ class JobRunner:
             self.metrics.transcribed(transcript.duration, time.monotonic() - started)
         self.store.complete(job.id, {name: _rendered(name, transcript) for name in RESULT_FORMATS})
 
-    def _replica(self) -> AbstractContextManager[Transcriber]:
-        """A model replica, waiting while the request queue is full."""
+    @contextmanager
+    def _replica(self) -> Iterator[Transcriber]:
+        """A model replica, held for the block; while the request queue is full (the
+        turn refuses with 503 as it is entered), the job waits for room."""
         while True:
-            try:
-                return self.turn()
-            except HTTPException:
-                time.sleep(IDLE_POLL_S)
+            with ExitStack() as held:
+                try:
+                    replica = held.enter_context(self.turn())
+                except HTTPException:
+                    time.sleep(IDLE_POLL_S)
+                    continue
+                yield replica
+                return
 
     def _reporter(self, job_id: str) -> Callable[[float, float | None], None]:
         last = [0.0]
