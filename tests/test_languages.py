@@ -203,3 +203,14 @@ def test_a_live_stream_beside_requests_in_another_language_keeps_its_own(
     beside.join()
     assert together_live == alone_live and french == alone_french
     assert alone_live[-1]["text"] and any(alone_french)
+
+
+def test_hotwords_are_spelled_in_the_language_of_the_call(mms: Path) -> None:
+    """Without an LM, a hotword search is over the call's tokens: a French hotword with an
+    accent is spelled in French (a live stream's decoder comes from the same options), and
+    refused in English, whose vocabulary lacks the letter."""
+    transcriber = Transcriber(str(mms))
+    french = transcriber.decode(TranscribeOptions(language="fr", hotwords=("Hélène",)))
+    assert french.vocab == transcriber.model.in_language("fr").vocab  # type: ignore[attr-defined]
+    with pytest.raises(OptionsError, match="cannot spell"):
+        transcriber.decode(TranscribeOptions(hotwords=("Hélène",)))

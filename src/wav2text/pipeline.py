@@ -54,17 +54,16 @@ class Transcriber:
         self.beam = load_beam_search(options, self.model)  # None: greedy decoding
         self._hotword_searches = HotwordSearches(self.beam)
 
-    def decode(
-        self, options: TranscribeOptions, language: Language | None = None
-    ) -> Callable[[np.ndarray], Decision]:
+    def decode(self, options: TranscribeOptions) -> Callable[[np.ndarray], Decision]:
         """How one piece's log-probabilities become its path: beam search (favouring the
-        options' hotwords; with no LM, over tokens), or best path."""
+        options' hotwords, spelled in the options' language; with no LM, over tokens), or
+        best path."""
         if not options.hotwords:
             return self.beam or best_path
         searches, weight = self._hotword_searches, options.hotword_weight
         default = searches.default_weight if weight is None else weight
         weighted = weighted_hotwords(options.hotwords, default)
-        vocab = (language or self.model.in_language(None)).vocab
+        vocab = self.model.in_language(options.language).vocab
         return searches(Hotwords(weighted), vocab)
 
     @property
@@ -133,7 +132,7 @@ class Transcriber:
         language = self.model.in_language(options.language)
         if self.beam:
             self.beam.check_vocabulary(language.vocab)
-        return transcribing(self.model, language, self.decode(options, language))
+        return transcribing(self.model, language, self.decode(options))
 
     def _outcome(self, job: Job, mode: Mode) -> Transcript | Exception:
         if job.error is not None:
@@ -206,9 +205,7 @@ class Transcriber:
         """One piece's frame decisions, as transcribe makes them (silent: blank), in
         `language` (from `model.in_language`; None: the one the model was loaded in)."""
         language = language or self.model.in_language(None)
-        mode = transcribing(
-            self.model, language, self.decode(options or TranscribeOptions(), language)
-        )
+        mode = transcribing(self.model, language, self.decode(options or TranscribeOptions()))
         (decision,) = decide([piece], self.model, 1, mode)
         if isinstance(decision, Exception):
             raise decision

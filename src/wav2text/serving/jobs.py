@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..options import TranscribeOptions
 from ..pipeline import Transcriber
+from ..results import Transcript
 from ..writers import RESPONSE_WRITERS, VerboseJsonWriter
 from .forms import FormError, FormFields, NamedUpload, form_fields, form_options
 from .guards import request_key
@@ -122,7 +123,7 @@ class JobRunner:
 RESULT_FORMATS = tuple(RESPONSE_WRITERS)
 
 
-def _rendered(name: str, transcript: Any) -> bytes:
+def _rendered(name: str, transcript: Transcript) -> bytes:
     writer = RESPONSE_WRITERS[name]
     if isinstance(writer, VerboseJsonWriter):
         writer = replace(writer, granularities=("word", "segment"))

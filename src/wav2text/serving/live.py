@@ -149,10 +149,12 @@ class LiveStream:
         like another."""
         head: list[np.ndarray] | None = []
         needed = int(RATE_CHECK_EXCERPTS * EXCERPT_S * max(rivals(self.audio.sample_rate)))
+        held = 0
         for block in mono:
             if head is not None:
                 head.append(block)
-                if sum(len(b) for b in head) >= needed:
+                held += len(block)
+                if held >= needed:
                     self._check_rate(np.concatenate(head))
                     head = None
             yield block
