@@ -25,7 +25,7 @@ MAX_RATE_HZ = 768_000  # the highest PCM rate real converters use
 # Rates audio is commonly stored at; sample_rate="auto" chooses among the usual ones.
 STANDARD_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000)
 CANDIDATE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
-CHECKED_RATES_HZ = (4000, 192000)  # check_rate tests half and double within these
+CHECKED_RATES_HZ = (4000, 192000)  # the rates a declared one is checked against lie in these
 # FFmpeg's raw demuxer needs a rate to open headerless PCM whose rate is still unknown
 # (sample_rate="auto"); the samples read are the same whatever it is told.
 UNKNOWN_RATE_PLACEHOLDER = 16000
