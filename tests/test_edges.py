@@ -21,6 +21,7 @@ from wav2text import (
     ModelLoadError,
     ModelOptions,
     OptionsError,
+    TimeLimitError,
     TranscribeOptions,
     Transcriber,
     TruncatedAudioError,
@@ -106,6 +107,58 @@ def test_a_fifo_nobody_writes_to_says_what_it_waits_for(
             assert len(decode(fifo)) == 32000
     finally:
         writer.wait(10)
+
+
+def test_a_fifo_with_no_writer_gives_up_after_open_timeout_s(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    fds = len(os.listdir("/proc/self/fd"))
+    started = time.monotonic()
+    with pytest.raises(TimeLimitError, match=r"nothing was written to this FIFO within 0\.3 s"):
+        decode(fifo, open_timeout_s=0.3)
+    assert 0.3 <= time.monotonic() - started < 3
+    assert len(os.listdir("/proc/self/fd")) == fds  # the FIFO is closed again
+    with pytest.raises(OptionsError, match="open_timeout_s"):
+        TranscribeOptions(open_timeout_s=0)
+
+
+def test_a_fifo_writer_that_comes_within_open_timeout_s_is_read(wav: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"sleep 0.5; cat {wav} > {fifo}"])
+    try:
+        assert len(decode(fifo, open_timeout_s=30)) == 32000
+    finally:
+        writer.wait(10)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_cli_waiting_on_a_fifo_ends_cleanly_on_a_signal(tmp_path: Path, signum: int) -> None:
+    """SIGTERM is taken as Ctrl-C: one line saying what is left, status 130."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    command = [sys.executable, "-m", "wav2text", "transcribe", str(fifo), "-m", "wav2text:demo-en"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    err = ""
+    assert process.stderr is not None
+    while "waiting for a program to write" not in err:  # the notice comes after 3 s
+        line = process.stderr.readline()
+        assert line, f"ended before waiting: {err}"
+        err += line
+    process.send_signal(signum)
+    rest = process.communicate(timeout=30)[1]
+    assert process.returncode == 130, err + rest
+    assert "Traceback" not in err + rest and "1 left" in rest
+
+
+def test_the_cli_gives_up_on_a_fifo_after_open_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert main(["transcribe", str(fifo), "-m", "wav2text:demo-en", "--open-timeout", "0.2"]) == 1
+    err = capsys.readouterr().err
+    assert "within 0.2 s" in err and "--open-timeout" in err and "open_timeout_s" not in err
 
 
 def test_library_inputs_get_clear_errors(wav: Path) -> None:

@@ -4,11 +4,13 @@ change); an operating system's error is named as itself, not as a bug."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+import wav2text
 from wav2text import BUNDLED_MODEL, AudioDecodeError, Transcriber, TruncatedAudioError
 from wav2text.cli import main
 from wav2text.errors import RAW, Fix, Wav2TextError, about, reason
@@ -95,3 +97,57 @@ def test_an_operating_system_error_is_named_not_called_a_bug() -> None:
     denied = PermissionError(13, "Permission denied", "/data/call.wav")
     assert about("call.wav", denied) == "call.wav: Permission denied (/data/call.wav)"
     assert "please report" in reason(KeyError("x"))  # the control: a bug still says so
+
+
+def _fixes_in_the_source() -> list[tuple[str, int, list[str]]]:
+    """Every Fix(python, cli, http) written in the package: its literal text per surface."""
+    import ast
+
+    found = []
+    for path in sorted(Path(wav2text.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            called = isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Fix"
+            if called and len(node.args) == 3:  # type: ignore[attr-defined]
+                texts = [_literal(arg) for arg in node.args]  # type: ignore[attr-defined]
+                found.append((path.name, node.lineno, texts))
+    return found
+
+
+def _literal(node: object) -> str:
+    import ast
+
+    return "".join(
+        part.value
+        for part in ast.walk(node)  # type: ignore[arg-type]
+        if isinstance(part, ast.Constant) and isinstance(part.value, str)
+    )
+
+
+PYTHON_ONLY = re.compile(r"RawFormat\(|\w=(None|True|False|')|\b[a-z]+_[a-z_]+=")
+PYTHON_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b")  # an option's Python name: open_timeout_s
+PYTHON_VALUE = re.compile(r"RawFormat\(|=(None|True|False)\b")  # form fields are name=value
+CLI_FLAG = re.compile(r"(^|\s)--[a-z]")
+
+
+def test_every_fix_in_the_source_names_only_what_its_surface_has() -> None:
+    """Python wording names no CLI flag; CLI wording no Python argument; HTTP wording no
+    Python argument, and a CLI flag only where it tells the server's operator what to do."""
+    fixes = _fixes_in_the_source()
+    assert len(fixes) >= 15  # the walk finds them (a broken walk would pass vacuously)
+    for name, line, (python, cli, http) in fixes:
+        where = f"{name}:{line}"
+        assert not CLI_FLAG.search(python), f"{where}: a CLI flag in Python wording: {python}"
+        assert not PYTHON_ONLY.search(cli), f"{where}: Python in CLI wording: {cli}"
+        assert not PYTHON_NAME.search(cli.replace("sample-rate", "")), f"{where}: {cli}"
+        assert not PYTHON_VALUE.search(http), f"{where}: Python in HTTP wording: {http}"
+        operator = "server" in http or "operator" in http
+        assert operator or not CLI_FLAG.search(http), f"{where}: a CLI flag over HTTP: {http}"
+
+
+def test_the_source_walk_catches_a_misworded_fix() -> None:
+    """Negative control: the rules above refuse a fix that mixes its surfaces."""
+    assert CLI_FLAG.search("pass raw=RawFormat(FMT) (CLI: --raw FMT)")
+    assert PYTHON_ONLY.search("add --raw FMT or raw=RawFormat(FMT)")
+    assert PYTHON_NAME.search("raise open_timeout_s")
+    assert PYTHON_ONLY.search("send allow_truncated=True")
+    assert PYTHON_VALUE.search("send allow_truncated=True")

@@ -14,7 +14,7 @@ import numpy as np
 
 from .audio import DecodedAudio, Source, audio_info, open_with
 from .channels import SAME_DB
-from .errors import UnknownSampleRateError
+from .errors import Fix, UnknownSampleRateError
 from .estimation.decide import decide_rate
 from .estimation.estimator import RateCheck
 from .estimation.spectrum import (
@@ -69,8 +69,12 @@ def analyse(
         model_rate = model.sampling_rate
     elif audio.rate is None:
         raise UnknownSampleRateError(
-            "telling an unknown rate needs the model: inspect --sample-rate auto with "
-            "--check-rate [-m MODEL], or transcribe with --sample-rate auto"
+            "telling an unknown rate needs the model",
+            Fix(
+                "pass a model (analyse(source, model=...)), or transcribe with sample_rate='auto'",
+                "add --check-rate [-m MODEL], or transcribe with --sample-rate auto",
+                "send sample_rate=auto",
+            ),
         )
     meter = _Meter(audio.channels)
     for block in audio.blocks:

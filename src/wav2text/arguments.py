@@ -433,6 +433,13 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use what decodes of a cut-short file instead of failing",
     )
+    parser.add_argument(
+        "--open-timeout",
+        type=float,
+        metavar="S",
+        help="give up on a FIFO (named pipe) that no program writes to within S seconds "
+        "(default: wait as long as it takes)",
+    )
 
 
 def _formats(text: str) -> list[str]:

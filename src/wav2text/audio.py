@@ -28,6 +28,7 @@ from .errors import (
     InvalidAudioError,
     NoAudioStreamError,
     OptionsError,
+    TimeLimitError,
     TruncatedAudioError,
     UnknownSampleRateError,
 )
@@ -70,6 +71,7 @@ def open_audio(
     stream_index: int = 0,
     allow_truncated: bool = False,
     block_samples: int = BLOCK_SAMPLES,
+    open_timeout_s: float | None = None,
 ) -> DecodedAudio:
     """Open any supported input. Decoding happens lazily as `blocks` is consumed, in
     blocks of about `block_samples` samples (smaller for live audio: less delay).
@@ -85,7 +87,9 @@ def open_audio(
         return _open_array(source, rate, auto)
     if raw is not None and rate is None and not auto:
         raise UnknownSampleRateError("headerless PCM carries no sampling rate", GIVE_RATE)
-    audio = _open_container(source, rate, raw, stream_index, allow_truncated, block_samples)
+    audio = _open_container(
+        source, rate, raw, stream_index, allow_truncated, block_samples, open_timeout_s
+    )
     return replace(audio, rate=None, rate_source=None) if auto else audio
 
 
@@ -97,6 +101,7 @@ def open_with(source: Source, options: TranscribeOptions) -> DecodedAudio:
         raw=options.raw,
         stream_index=options.stream_index,
         allow_truncated=options.allow_truncated,
+        open_timeout_s=options.open_timeout_s,
     )
 
 
@@ -178,8 +183,9 @@ def _open_container(
     stream_index: int,
     allow_truncated: bool,
     block_samples: int = BLOCK_SAMPLES,
+    open_timeout_s: float | None = None,
 ) -> DecodedAudio:
-    file, name = _as_file(source)
+    file, name = _as_file(source, open_timeout_s)
     # a FIFO given by path is opened here, and closed here once read
     owned = file if isinstance(source, (str, os.PathLike)) and not isinstance(file, str) else None
     if raw is not None and raw.sample_format == "auto":
@@ -231,9 +237,9 @@ def _open_container(
     )
 
 
-def _as_file(source: Source) -> tuple[Any, str]:
+def _as_file(source: Source, open_timeout_s: float | None = None) -> tuple[Any, str]:
     if isinstance(source, (str, os.PathLike)):
-        return _path(os.fspath(source))
+        return _path(os.fspath(source), open_timeout_s)
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise EmptyAudioError("the input bytes are empty (0 bytes)")
@@ -272,7 +278,7 @@ def _reads_text(source: Any) -> bool:
         return False
 
 
-def _path(path: str) -> tuple[Any, str]:
+def _path(path: str, open_timeout_s: float | None) -> tuple[Any, str]:
     """A path as PyAV reads it: a regular file by name, a FIFO as the stream it is."""
     try:
         mode = os.stat(path).st_mode
@@ -286,7 +292,7 @@ def _path(path: str) -> tuple[Any, str]:
             "finds the audio in it)"
         )
     if stat.S_ISFIFO(mode):
-        return _open_fifo(path), path
+        return _open_fifo(path, open_timeout_s), path
     if not stat.S_ISREG(mode):
         raise AudioDecodeError(f"{path}: is a device, not a file; pass an audio file")
     try:
@@ -306,23 +312,39 @@ class WaitingForWriterWarning(UserWarning):
 FIFO_NOTICE_S = 3.0  # a FIFO silent this long gets a warning saying what is waited for
 
 
-def _open_fifo(path: str) -> BinaryIO:
+def _open_fifo(path: str, timeout_s: float | None) -> BinaryIO:
     """A FIFO opened as the stream it is. Opening one blocks until a program opens it to
-    write; this waits for its first bytes instead (as long as it takes), and says so once
-    when nothing comes within FIFO_NOTICE_S."""
+    write; this waits for its first bytes instead (up to timeout_s, or as long as it
+    takes), and says so once when nothing comes within FIFO_NOTICE_S."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     waiting = select.poll()
     waiting.register(fd, select.POLLIN)
-    if not waiting.poll(FIFO_NOTICE_S * 1000):
+    notice_s = FIFO_NOTICE_S if timeout_s is None else min(FIFO_NOTICE_S, timeout_s)
+    written = bool(waiting.poll(notice_s * 1000))
+    if not written and (timeout_s is None or timeout_s > FIFO_NOTICE_S):
         warnings.warn(
             f"{path}: waiting for a program to write to this FIFO (nothing has yet); "
             "start the writer, or stop with Ctrl-C",
             WaitingForWriterWarning,
             stacklevel=2,
         )
-        waiting.poll()
+        left_ms = None if timeout_s is None else (timeout_s - FIFO_NOTICE_S) * 1000
+        written = bool(waiting.poll(left_ms))
+    if not written:
+        os.close(fd)
+        raise TimeLimitError(
+            f"{path}: nothing was written to this FIFO within {timeout_s:g} s", NO_WRITER
+        )
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
+
+
+NO_WRITER = Fix(
+    "start the program that writes to it first, or pass a longer open_timeout_s "
+    "(None waits as long as it takes)",
+    "start the program that writes to it first, or give a longer --open-timeout",
+    "start the program that writes to it first",
+)
 
 
 def _av_open(file: str | BinaryIO, name: str, rate: int | None, raw: RawFormat | None) -> Any:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .errors import AudioTooLongError, TimeLimitError
+from .errors import AudioTooLongError, Fix, TimeLimitError
 
 
 class SampleCounter:
@@ -46,8 +46,13 @@ def bounded(
         if time_limit_s is not None and time.monotonic() - started > time_limit_s:
             raise TimeLimitError(
                 f"transcribing took longer than the {time_limit_s:g} s allowed "
-                f"({count / rate:.0f} s of audio read); send shorter audio, or raise the limit "
-                "(time_limit_s, server: --max-request-s)"
+                f"({count / rate:.0f} s of audio read)",
+                Fix(
+                    "send shorter audio, or raise time_limit_s",
+                    "send shorter audio, or raise the limit",
+                    "send shorter audio, or, where the server takes jobs, submit it as one "
+                    "(POST /v1/jobs): jobs have no such limit",
+                ),
             )
         yield block
 

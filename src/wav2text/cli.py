@@ -61,6 +61,7 @@ def _options(args: argparse.Namespace, **more: object) -> TranscribeOptions:
         stream_index=args.stream,
         channel=args.channel,
         allow_truncated=args.allow_truncated,
+        open_timeout_s=args.open_timeout,
         rate_confidence=args.rate_confidence,
         **_hotwords(args),
         **more,  # type: ignore[arg-type]

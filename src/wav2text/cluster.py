@@ -26,7 +26,7 @@ from typing import Any
 import ray
 
 from .batch import Failure, Sink, Stems, inputs_to_do, planned_outputs, settled
-from .errors import OptionsError
+from .errors import Fix, OptionsError
 from .options import ModelOptions, TranscribeOptions
 from .pipeline import Transcriber
 from .resolve import BundledModelWarning, resolve_model
@@ -168,7 +168,10 @@ def _default_workers(resources: dict[str, float], gpu: bool, threads: int) -> in
     if gpu:
         gpus = int(resources.get("GPU", 0))
         if not gpus:
-            raise OptionsError("device cuda, but the Ray cluster has no GPUs: use --device cpu")
+            raise OptionsError(
+                "device cuda, but the Ray cluster has no GPUs",
+                Fix("use device='cpu'", "use --device cpu", "start the server with --device cpu"),
+            )
         return gpus
     return max(1, int(resources.get("CPU", 1)) // threads)
 

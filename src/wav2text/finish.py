@@ -99,5 +99,6 @@ def _no_speech(job: Job) -> str | None:
     return (
         "voice activity detection found no speech in audio peaking at "
         f"{20 * np.log10(job.counter.peak):.0f} dBFS; if it holds speech (very quiet, or "
-        "under music or noise), transcribe with segmentation='window' (--segmentation window)"
+        "under music or noise), transcribe it with window segmentation instead (the "
+        "segmentation option set to window)"
     )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .ctc import Vocabulary, spell
-from .errors import ModelLoadError, OptionsError
+from .errors import Fix, ModelLoadError, OptionsError
 from .options import ModelOptions
 
 if TYPE_CHECKING:
@@ -220,7 +220,12 @@ class BeamSearch:
         if vocab.delimiter is None:
             raise ModelLoadError(
                 "this model's vocabulary has no word delimiter, so a word language model "
-                "cannot tell where its words end; decode without one (lm=None, --lm none)"
+                "cannot tell where its words end",
+                Fix(
+                    "decode without one: lm=None",
+                    "decode without one: --lm none",
+                    "start the server with --lm none",
+                ),
             )
         self.vocab, self.files, self.delimiter = vocab, files, vocab.delimiter
         self._lock = threading.Lock()

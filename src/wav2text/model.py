@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .ctc import Vocabulary
-from .errors import ModelLoadError, OptionsError
+from .errors import Fix, ModelLoadError, OptionsError
 from .language import language_code
 from .options import DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S, ModelOptions
 from .resolve import BundledModelWarning, resolve_model
@@ -258,11 +258,23 @@ def _for_torch(model: Any, device: torch.device, options: ModelOptions) -> tuple
     return model, autocast
 
 
+CPU_INSTEAD = Fix(
+    "use device='cpu' (or 'auto')",
+    "use --device cpu (or auto)",
+    "start the server with --device cpu (or auto)",
+)
+
+
 def _quantize_int8(model: Any, device: torch.device) -> Any:
     """Dynamic int8 quantisation of the linear layers: weights int8, activations per batch."""
     if device.type != "cpu":
         raise ModelLoadError(
-            "int8 dynamic quantisation runs on CPU only; on GPU use --dtype float16 or bfloat16"
+            "int8 dynamic quantisation runs on CPU only",
+            Fix(
+                "on GPU use dtype='float16' or 'bfloat16' instead",
+                "on GPU use --dtype float16 or bfloat16 instead",
+                "start the server with --dtype float16 or bfloat16 instead on GPU",
+            ),
         )
     from torch.ao.quantization import quantize_dynamic
 
@@ -321,13 +333,11 @@ def _device(device: str) -> torch.device:
         raise ModelLoadError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(
-            f"device {device!r} asked for, but CUDA is not available here; "
-            "use --device cpu (or auto)"
+            f"device {device!r} asked for, but CUDA is not available here", CPU_INSTEAD
         )
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ModelLoadError(
-            f"device {device!r} asked for, but Apple's MPS is not available here; "
-            "use --device cpu (or auto)"
+            f"device {device!r} asked for, but Apple's MPS is not available here", CPU_INSTEAD
         )
     if resolved.type not in ("cpu", "cuda", "mps"):
         raise ModelLoadError(f"device {device!r} is not one wav2text runs on: use cpu or cuda")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import OptionsError
+from .errors import Fix, OptionsError
 from .rate import CANDIDATE_RATES, RATE_CONFIDENCE, RateChoice, valid_rate
 from .rawformat import RAW_FORMATS
 
@@ -89,8 +89,14 @@ class ModelOptions:
                 raise OptionsError(f"{name} must be a finite number, got {value}")
         if self.lm is None and (self.lm_alpha is not None or self.lm_beta is not None):
             raise OptionsError(
-                "lm_alpha and lm_beta (--lm-alpha, --lm-beta) weigh a language model, "
-                "but lm is None (--lm none): drop them, or name a language model"
+                "LM weights are given, but no language model",
+                Fix(
+                    "lm_alpha and lm_beta weigh a language model and lm is None: drop them, "
+                    "or name one",
+                    "--lm-alpha and --lm-beta weigh a language model and --lm is none: drop "
+                    "them, or name one",
+                    "start the server with a language model, or without --lm-alpha/--lm-beta",
+                ),
             )
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
@@ -165,6 +171,9 @@ class TranscribeOptions:
     max_duration_s / time_limit_s: refuse audio longer than this (AudioTooLongError:
         from a container's declared length at once, else as it decodes) / work that takes
         longer than this (TimeLimitError); for servers and batch jobs that must stay bounded.
+    open_timeout_s: how long to wait for the first bytes of a FIFO given by path (a named
+        pipe another program writes to) before TimeLimitError; None: as long as it takes,
+        with a WaitingForWriterWarning after 3 s.
     hotwords: words and phrases the audio is expected to hold (names, terms), each with
         its own weight if written "phrase:WEIGHT": the beam search favours each of their
         words, and spells one its language model does not know. A model without an n-gram
@@ -192,6 +201,7 @@ class TranscribeOptions:
     allow_truncated: bool = False
     max_duration_s: float | None = None  # longer audio: AudioTooLongError (None: any)
     time_limit_s: float | None = None  # slower work: TimeLimitError (None: no limit)
+    open_timeout_s: float | None = None  # a FIFO with no writer: TimeLimitError (None: wait)
     # called as audio is read: (seconds read, seconds in all if the container says)
     progress: Callable[[float, float | None], None] | None = None
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
@@ -232,7 +242,7 @@ class TranscribeOptions:
             raise OptionsError(f"stream_index must be >= 0, got {self.stream_index}")
         if self.channel is not None and self.channel < 0:
             raise OptionsError(f"channel must be >= 0, got {self.channel}")
-        for name in ("max_duration_s", "time_limit_s"):
+        for name in ("max_duration_s", "time_limit_s", "open_timeout_s"):
             value = getattr(self, name)
             if value is not None and not 0 < value < float("inf"):
                 raise OptionsError(f"{name} must be a positive number of seconds, got {value}")

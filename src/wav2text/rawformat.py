@@ -38,8 +38,12 @@ def detect_raw_format(head: bytes) -> str:
     if best < MIN_SMOOTHNESS:
         raise InvalidAudioError(
             f"could not tell the raw sample format from the bytes (best readings: {choice} "
-            f"{best:.2f}, {runner_up} {second:.2f}: none looks like sound); pass it: "
-            "--raw FMT / RawFormat(FMT), e.g. s16le"
+            f"{best:.2f}, {runner_up} {second:.2f}: none looks like sound)",
+            Fix(
+                "pass it: raw=RawFormat('s16le') or another format",
+                "pass it: --raw s16le or another format",
+                "send it: raw=s16le or another format",
+            ),
         )
     # only real float audio reads as plausible floats: near the top, a float reading wins
     floats = [fmt for score, fmt in scores if fmt.startswith("f") and score >= best - FLOAT_TIE]

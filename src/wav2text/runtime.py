@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from .errors import ModelLoadError
+from .errors import Fix, ModelLoadError
 from .exportcache import cached_export, model_identity
 from .options import ModelOptions
 
@@ -104,8 +104,12 @@ class OpenVinoForward:
         hint, capability = _OPENVINO_HINTS[dtype]
         if capability not in have:
             raise ModelLoadError(
-                f"this CPU cannot run {dtype} in OpenVINO (it offers {', '.join(have)}); "
-                "use --dtype float32"
+                f"this CPU cannot run {dtype} in OpenVINO (it offers {', '.join(have)})",
+                Fix(
+                    "use dtype='float32'",
+                    "use --dtype float32",
+                    "start the server with --dtype float32",
+                ),
             )
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": hint}
         if threads:
@@ -226,6 +230,10 @@ def _check(model: Any, forward: Forward, examples: list[dict[str, torch.Tensor]]
         if not gap <= _FP32_TOLERANCE:
             raise ModelLoadError(
                 f"the exported model disagrees with PyTorch on a {tuple(got.shape)} input "
-                f"(largest log-probability difference {gap:.3g}); it is not used. Run with "
-                "--runtime torch, and please report the model"
+                f"(largest log-probability difference {gap:.3g}); it is not used",
+                Fix(
+                    "use runtime='torch', and please report the model",
+                    "run with --runtime torch, and please report the model",
+                    "start the server with --runtime torch, and please report the model",
+                ),
             )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from .errors import ModelLoadError
+from .errors import Fix, ModelLoadError
 from .rate import RESAMPLE_QUALITY
 
 VAD_RATE = 16000  # the rate Silero's sequence model is exported for
@@ -94,8 +94,7 @@ def _session() -> Any:
         import onnxruntime
     except ImportError as err:
         raise ModelLoadError(
-            "voice activity detection needs onnxruntime: pip install onnxruntime "
-            "(or transcribe with segmentation='window' / --segmentation window)"
+            "voice activity detection needs onnxruntime, which is not installed", _INSTALL_VAD
         ) from err
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # the model is tiny; threads would only contend
@@ -112,7 +111,12 @@ def _model_path() -> Path:
         path = Path(location) / "data" / _MODEL_FILE
         if path.is_file():
             return path
-    raise ModelLoadError(
-        f"Silero VAD's {_MODEL_FILE} was not found: pip install 'silero-vad>=6.2.3' "
-        "(or transcribe with segmentation='window' / --segmentation window)"
-    )
+    raise ModelLoadError(f"Silero VAD's {_MODEL_FILE} was not found", _INSTALL_VAD)
+
+
+_INSTALL = "pip install onnxruntime 'silero-vad>=6.2.3' (wav2text depends on both)"
+_INSTALL_VAD = Fix(
+    f"{_INSTALL}, or transcribe with segmentation='window'",
+    f"{_INSTALL}, or add --segmentation window",
+    f"the server's operator must {_INSTALL}",
+)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import OptionsError
+from ..errors import Fix, OptionsError
 
 DATABASE = "jobs.sqlite3"
 UPLOAD = "upload"
@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     form TEXT NOT NULL, created REAL NOT NULL, finished REAL, seconds REAL NOT NULL DEFAULT 0,
     total REAL, error TEXT, attempts INTEGER NOT NULL DEFAULT 0
 )"""
+
+OTHER_FOLDER = Fix(
+    "give this server's JobStore its own folder, or create the app without one (jobs=None)",
+    "give this server its own with --jobs-dir DIR, or serve without jobs: --no-jobs",
+    "start the server with its own --jobs-dir DIR, or with --no-jobs",
+)
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,8 @@ class JobStore:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as err:
-            raise OptionsError(
-                f"the jobs folder {folder} cannot be used ({err}); give another with "
-                "--jobs-dir DIR, or serve without jobs: --no-jobs"
-            ) from err
+            problem = f"the jobs folder {folder} cannot be used ({err})"
+            raise OptionsError(problem, OTHER_FOLDER) from err
         self.folder, self.ttl_s, self._lock = folder, ttl_s, threading.Lock()
         self.recover()
 
@@ -245,8 +249,7 @@ def _hold(folder: Path) -> BinaryIO:
     except BlockingIOError:
         held.close()
         raise OptionsError(
-            f"the jobs folder {folder} is in use by another wav2text server; give this one "
-            "its own with --jobs-dir DIR, or serve without jobs: --no-jobs"
+            f"the jobs folder {folder} is in use by another wav2text server", OTHER_FOLDER
         ) from None
     return held
 
