@@ -23,7 +23,8 @@ RUNTIMES: tuple[Runtime, ...] = ("torch", "onnxruntime", "openvino")
 # What each exported runtime runs on CPU: (dtypes, int8 quantisation offered)
 RUNTIME_PRECISIONS: dict[str, tuple[tuple[str, ...], bool]] = {
     "onnxruntime": (("float32",), True),  # no bf16/fp16 CPU kernels; int8: dynamic
-    "openvino": (("float32", "bfloat16", "float16"), False),  # precision hints (AMX, FP16)
+    # precision hints (AMX, FP16); int8: NNCF's static quantisation
+    "openvino": (("float32", "bfloat16", "float16"), True),
 }
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
 # chosen by benchmarks/bench_hotwords.py (docs/decoding.md#hotwords): with the model's LM,
