@@ -15,7 +15,14 @@ import torch
 
 from conftest import noisy_tone
 from tiny_models import ARCHITECTURES, make_model, make_multilingual_model
-from wav2text import ModelLoadError, ModelOptions, OptionsError, TranscribeOptions, Transcriber
+from wav2text import (
+    ModelLoadError,
+    ModelOptions,
+    OptionsError,
+    TranscribeOptions,
+    Transcriber,
+    int8,
+)
 from wav2text.exportcache import ExportCacheWarning, cache_root
 from wav2text.resolve import BUNDLED_MODEL
 from wav2text.runtime import TorchForward, _check
@@ -78,7 +85,11 @@ def test_bundled_model_exported_gives_torch_transcripts_on_real_speech(runtime: 
 
 @pytest.mark.parametrize(
     ("runtime", "dtype", "quantize", "bound"),
-    [("openvino", "bfloat16", None, 0.05), ("onnxruntime", "float32", "int8", 0.2)],
+    [
+        ("openvino", "bfloat16", None, 0.05),
+        ("onnxruntime", "float32", "int8", 0.2),
+        ("openvino", "float32", "int8", 0.2),
+    ],
 )
 def test_reduced_precision_mostly_agrees(
     runtime: str, dtype: str, quantize: str | None, bound: float
@@ -92,7 +103,7 @@ def test_reduced_precision_mostly_agrees(
             ModelOptions(BUNDLED_MODEL, runtime=runtime, dtype=dtype, quantize=quantize)  # type: ignore[arg-type]
         )
     except ModelLoadError as error:  # the product's refusal where the CPU lacks the precision
-        if "this CPU cannot run" not in str(error):
+        if "this CPU cannot run" not in str(error) and "int8 dot-product" not in str(error):
             raise
         pytest.skip(str(error))
     expected = [fp32.transcribe(c).text for c in clips]
@@ -164,12 +175,45 @@ def test_an_export_that_disagrees_with_torch_is_refused(tiny_dir: Path) -> None:
 def test_runtime_options_say_what_each_runtime_runs() -> None:
     with pytest.raises(OptionsError, match=r"onnxruntime.*float32.*quantize"):
         ModelOptions(runtime="onnxruntime", dtype="bfloat16")
-    with pytest.raises(OptionsError, match=r"no int8 mode.*bfloat16"):
-        ModelOptions(runtime="openvino", quantize="int8")
+    assert ModelOptions(runtime="openvino", quantize="int8").quantize == "int8"
     with pytest.raises(OptionsError, match=r"runs on the CPU.*torch"):
         ModelOptions(runtime="openvino", device="cuda")
     with pytest.raises(OptionsError, match="runtime must be one of"):
         ModelOptions(runtime="tensorrt")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("runtime", INSTALLED)
+def test_int8_is_refused_where_the_cpu_has_no_int8_units(
+    runtime: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(int8, "int8_units", lambda: ())
+    before = _exports()
+    with pytest.raises(ModelLoadError, match="int8 dot-product instructions") as refused:
+        Transcriber(ModelOptions(BUNDLED_MODEL, runtime=runtime, quantize="int8"))  # type: ignore[arg-type]
+    assert "avx512_vnni" in str(refused.value)
+    assert _exports() == before  # refused before exporting
+
+
+def test_int8_units_are_read_from_the_cpu_flags() -> None:
+    flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
+    assert set(int8.int8_units()) == {f for f in int8.INT8_FLAGS if f in flags}
+
+
+def test_an_int8_export_that_changes_the_output_is_refused() -> None:
+    """Negative control of the agreement check: a model whose best token moves on every
+    tenth frame is refused; the same model is accepted."""
+    torch.manual_seed(0)
+    batches = [{"x": torch.randn(1, 50, 8)} for _ in range(3)]
+    reference = lambda batch: batch["x"]  # noqa: E731
+    assert int8.check_agreement(reference, reference, batches) == 1.0
+
+    def moved(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = batch["x"].clone()
+        out[:, ::10] = -out[:, ::10]
+        return out
+
+    with pytest.raises(ModelLoadError, match="int8 changes this model's output too much"):
+        int8.check_agreement(reference, moved, batches)
 
 
 def test_a_missing_runtime_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,11 +20,12 @@ ChannelMode = Literal["mix", "split"]
 DTYPES: tuple[DType, ...] = ("float32", "bfloat16", "float16")
 Runtime = Literal["torch", "onnxruntime", "openvino"]
 RUNTIMES: tuple[Runtime, ...] = ("torch", "onnxruntime", "openvino")
-# What each exported runtime runs on CPU: (dtypes, int8 quantisation offered)
-RUNTIME_PRECISIONS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "onnxruntime": (("float32",), True),  # no bf16/fp16 CPU kernels; int8: dynamic
-    # precision hints (AMX, FP16); int8: NNCF's static quantisation
-    "openvino": (("float32", "bfloat16", "float16"), True),
+# The dtypes each exported runtime runs on CPU (ONNX Runtime has no bf16/fp16 CPU kernels;
+# OpenVINO's are precision hints, AMX or FP16 units); both also run quantize="int8"
+# (wav2text.int8) where the CPU has int8 dot-product units
+RUNTIME_DTYPES: dict[str, tuple[str, ...]] = {
+    "onnxruntime": ("float32",),
+    "openvino": ("float32", "bfloat16", "float16"),
 }
 SEGMENTATIONS: tuple[Segmentation, ...] = ("vad", "window")
 # chosen by benchmarks/bench_hotwords.py (docs/decoding.md#hotwords): with the model's LM,
@@ -118,19 +119,22 @@ class ModelOptions:
             return
         if self.device not in ("auto", "cpu"):
             raise OptionsError(
-                f"runtime {self.runtime!r} runs on the CPU; on {self.device} use runtime "
-                "'torch' (--runtime torch)"
+                f"runtime {self.runtime!r} runs on the CPU, not on {self.device}",
+                Fix(
+                    "use runtime='torch' there",
+                    "use --runtime torch there",
+                    "start the server with --runtime torch",
+                ),
             )
-        dtypes, int8 = RUNTIME_PRECISIONS[self.runtime]
+        dtypes = RUNTIME_DTYPES[self.runtime]
         if self.dtype not in dtypes:
             raise OptionsError(
-                f"runtime {self.runtime!r} runs {' or '.join(dtypes)}, not {self.dtype}"
-                + ("; for speed use quantize='int8' (--quantize int8)" if int8 else "")
-            )
-        if self.quantize and not int8:
-            raise OptionsError(
-                f"runtime {self.runtime!r} has no int8 mode in wav2text: use dtype='bfloat16' "
-                "(--dtype bfloat16), or runtime 'onnxruntime' with quantize='int8'"
+                f"runtime {self.runtime!r} runs {' or '.join(dtypes)}, not {self.dtype}",
+                Fix(
+                    "for speed use quantize='int8'",
+                    "for speed use --quantize int8",
+                    "start the server with --quantize int8 for speed",
+                ),
             )
 
 
