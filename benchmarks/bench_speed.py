@@ -80,6 +80,15 @@ def write_wav(path: Path, audio: np.ndarray, repeat_to_s: float | None = None) -
     return write_s16_wav(path, blocks, RATE)
 
 
+def cpu() -> str:
+    """lscpu's model name and the vector flags speed figures depend on."""
+    lines = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in lines if "Model name" in line), "?")
+    flags = next((line for line in lines if line.startswith("Flags")), "")
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_int8")
+    return f"{model}; {' '.join(f for f in wanted if f' {f}' in flags)}"
+
+
 def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
     best, result = float("inf"), None
     for _ in range(repeats):

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 from training.real import real_clips  # noqa: E402
 
+from bench_speed import cpu  # noqa: E402
 from conftest import free_port  # noqa: E402
 from tiny_models import BASE, make_model  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
@@ -51,14 +52,6 @@ def clip(path: Path, seconds: float = 8.0) -> Path:
             break
     samples = np.concatenate(parts)[: int(seconds * RATE)]
     return write_s16_wav(path, [(np.clip(samples, -1, 1) * 32767).astype(np.int16)], RATE)
-
-
-def cpu() -> str:
-    lines = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in lines if "Model name" in line), "?")
-    flags = next((line for line in lines if line.startswith("Flags")), "")
-    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_int8")
-    return f"{model}; {' '.join(f for f in wanted if f' {f}' in flags)}"
 
 
 def server(model: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], int]:
