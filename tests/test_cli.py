@@ -137,7 +137,7 @@ def test_raw_without_rate_is_a_clear_error(tiny_dir: Path, tmp_path: Path) -> No
         (["-f", "all"], "output directory"),
         (["--skip-existing"], "give their directory with -o DIR"),
         (["--ray"], "--ray writes each file's outputs as they come"),
-        (["--workers", "2"], "use it with --ray"),
+        (["--workers", "0"], "a whole number of 1 or more"),
         (["--channels", "2"], "use it with --raw"),
         (["--chunk-length", "4", "--stride-length", "3"], "chunk_length_s > 2 * stride_length_s"),
         (["--batch-size", "0"], "batch_size must be"),

@@ -262,7 +262,7 @@ def test_workers_run_requests_side_by_side(tiny_dir: Path, tmp_path: Path, worke
 
 
 def test_the_default_workers_follow_cores_and_memory(tiny_dir: Path) -> None:
-    from wav2text.serving import workers
+    from wav2text import cores as workers
 
     model = Transcriber(str(tiny_dir)).model
     assert workers.suggested_workers(model, cores=4) == 4  # a tiny model fits 4 times over

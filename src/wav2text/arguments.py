@@ -89,7 +89,13 @@ def _add_transcribe_parser(commands: argparse._SubParsersAction) -> None:
         metavar="ADDRESS",
         help="run on a Ray cluster (default: $RAY_ADDRESS, else a local one); needs -o DIR",
     )
-    run.add_argument("--workers", type=int, help="with --ray: model copies (default: per CPU/GPU)")
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="processes, each with its own copy of the model (with --ray: Ray workers); "
+        "default: one per core for batches of 4+ files and 4+ MB, else one",
+    )
     run.add_argument(
         "--skip-existing",
         action="store_true",

@@ -17,6 +17,7 @@ from .results import Transcript
 from .writers import CueLayout, output_paths, stale_parts, write_outputs, writer
 
 if TYPE_CHECKING:
+    from .model import CTCModel
     from .pipeline import Transcriber
 
 STDIN = "-"
@@ -139,12 +140,17 @@ def run_batch(
     skip_existing: bool = False,
     stems: Stems | None = None,
     layout: CueLayout | None = None,
+    workers: int = 1,
 ) -> list[Failure]:
-    """Transcribe each input; write to out_dir (atomically) or to stdout."""
+    """Transcribe each input (in `workers` processes); write to out_dir (atomically) or to
+    stdout."""
     if out_dir is not None and skip_existing:
         inputs = inputs_to_do(inputs, out_dir, formats, report, stems)
     sink = Sink(formats, out_dir, stdout or sys.stdout, len(inputs), stems, layout)
-    outcomes = transcriber.transcribe_many((_open(name) for name in inputs), options)
+    workers = workers if STDIN not in inputs else 1  # standard input is this process's
+    outcomes = transcriber.transcribe_many(
+        (_open(name) for name in inputs), options, workers=min(workers, max(len(inputs), 1))
+    )
     try:
         for name, outcome in settled(inputs, outcomes):
             sink.take(name, outcome)
@@ -152,6 +158,24 @@ def run_batch(
         sink.bar.close()
         raise Interrupted(sink.done, sink.total) from None
     return sink.close(report)
+
+
+# A batch this large repays starting a process per core (each loads the model): measured by
+# benchmarks/bench_batch.py
+AUTO_MIN_FILES = 4
+AUTO_MIN_BYTES = 4_000_000
+
+
+def batch_workers(inputs: Sequence[str], model: CTCModel) -> int:
+    """How many processes the CLI runs a batch in by default: one per core (as memory allows)
+    when the batch is large enough to repay their start, else one."""
+    from .cores import suggested_workers
+
+    paths = [Path(name) for name in inputs if name != STDIN]
+    size = sum(path.stat().st_size for path in paths if path.is_file())
+    if len(paths) < AUTO_MIN_FILES or size < AUTO_MIN_BYTES:
+        return 1
+    return min(suggested_workers(model), len(paths))
 
 
 def settled(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .arguments import SERVER_LIMITS, build_parser
 from .batch import (
     Interrupted,
+    batch_workers,
     check_output_dir,
     emit,
     expand_inputs,
@@ -103,8 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _align(args, formats)
     if args.ray is not None and args.output_dir is None:
         parser.error("--ray writes each file's outputs as they come: give a directory with -o DIR")
-    if args.workers is not None and args.ray is None:
-        parser.error("--workers counts Ray workers: use it with --ray")
     if args.skip_existing and args.output_dir is None:
         parser.error("--skip-existing looks for earlier outputs: give their directory with -o DIR")
     try:
@@ -147,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             skip_existing=args.skip_existing,
             stems=stems,
             layout=layout,
+            workers=args.workers or batch_workers(inputs, transcriber.model),
         )
     except Interrupted as stopped:
         print(f"wav2text: {stopped}", file=sys.stderr)
@@ -296,14 +296,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.ray is not None:
         return _serve_on_ray(args)
     try:
-        from .serving.jobstore import JobStore
-        from .serving.server import serve
-        from .serving.workers import (
+        from .cores import (
             suggested_workers,
             threads_per_worker,
             torch_threads,
             usable_cores,
         )
+        from .serving.jobstore import JobStore
+        from .serving.server import serve
     except ImportError as err:
         return _missing_extra("serve", "server", err)
     try:

@@ -46,6 +46,10 @@ class Wav2TextError(Exception):
         self.problem, self.fix = problem, fix
         super().__init__(self.worded("python"))
 
+    def __reduce__(self) -> tuple[type, tuple[str, Fix | None]]:
+        # a worker process's error keeps its fix per surface (pickling keeps args alone)
+        return type(self), (self.problem, self.fix)
+
     def worded(self, surface: Surface) -> str:
         if self.fix is None or surface == "report":
             return self.problem

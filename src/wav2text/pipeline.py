@@ -7,6 +7,7 @@ their job, batched into forward passes across inputs; an exception on one input'
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .audio import Source
 from .blocks import SampleCounter
 from .channels import split_transcript
 from .ctc import best_path
+from .errors import OptionsError
 from .finish import ALIGNED, Told, frames_heard, transcribed, transcript_of
 from .hotwords import Hotwords, HotwordSearches
 from .job import END, Job
@@ -25,6 +27,7 @@ from .lm import load_beam_search
 from .model import CTCModel, Language, load_model
 from .opening import Input, check_length, stream
 from .options import ModelOptions, TranscribeOptions, weighted_hotwords
+from .parallel import outcomes_in_processes
 from .passes import Decision, Mode, aligning, decide, decided, transcribing
 from .prefetch import prefetch
 from .results import Transcript, Word
@@ -50,6 +53,7 @@ class Transcriber:
 
     def __init__(self, model: ModelOptions | str | Path | None = None) -> None:
         options = model if isinstance(model, ModelOptions) else ModelOptions(model=model)
+        self.options = options
         self.model: CTCModel = load_model(options)
         self.beam = load_beam_search(options, self.model)  # None: greedy decoding
         self._hotword_searches = HotwordSearches(self.beam)
@@ -78,13 +82,23 @@ class Transcriber:
         return outcome
 
     def transcribe_many(
-        self, sources: Iterable[Source], options: TranscribeOptions | None = None
+        self,
+        sources: Iterable[Source],
+        options: TranscribeOptions | None = None,
+        workers: int = 1,
     ) -> Iterator[Transcript | Exception]:
         """One outcome per source, in order: its Transcript, or the exception that stopped
         it (the others carry on). Segments of consecutive inputs share forward passes when
-        options.batch_size > 1, so many short files fill batches too."""
+        options.batch_size > 1, so many short files fill batches too.
+
+        workers > 1: that many processes, each with its own copy of the model and one CPU
+        thread (sources must be paths; each process first loads the model, a few seconds:
+        worth it for many files or long ones). The same outcomes as one process."""
         options = options or TranscribeOptions()
         self._transcribing(options)  # a language or hotwords it cannot take: raised here
+        if workers > 1:
+            yield from outcomes_in_processes(self.options, _paths(sources), options, workers)
+            return
         if options.channels == "split":
             for source in sources:
                 yield split_transcript(source, options, self._outcomes)
@@ -219,3 +233,13 @@ def transcribe(
 ) -> Transcript:
     """One-call convenience: load the model and transcribe one input."""
     return Transcriber(model).transcribe(source, options)
+
+
+def _paths(sources: Iterable[Source]) -> Iterator[str]:
+    for source in sources:
+        if not isinstance(source, (str, os.PathLike)):
+            raise OptionsError(
+                f"workers > 1 transcribes files by path; got {type(source).__name__}: "
+                "pass paths, or use workers=1"
+            )
+        yield os.fspath(source)

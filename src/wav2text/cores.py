@@ -1,12 +1,13 @@
-"""How many model replicas a server runs, and the threads each gets: on a CPU one replica
-per core (a small model's forward pass does not spread over cores as well as two passes
-run side by side do: benchmarks/bench_workers.py), as memory allows; one on a GPU."""
+"""How many copies of the model run side by side (a server's replicas, a batch's worker
+processes), and the threads each gets: on a CPU one per core (a small model's forward pass
+does not spread over cores as well as two passes run side by side do:
+benchmarks/bench_workers.py, benchmarks/bench_batch.py), as memory allows; one on a GPU."""
 
 from __future__ import annotations
 
 import os
 
-from ..model import CTCModel
+from .model import CTCModel
 
 MEMORY_SHARE = 0.5  # of the memory available, what replicas may take
 REPLICA_OVERHEAD = 3  # a replica's memory over its weights (activations, buffers, LM)

@@ -1,0 +1,85 @@
+"""A batch of files on one core and on all of them: one process, worker processes
+(transcribe_many(workers=N), the CLI's default for large batches) and threads sharing one
+model, side by side in one run.
+
+    python benchmarks/bench_batch.py [--files 16] [--seconds 15] [--repeats 2]
+
+Files: held-out sentences in the demo's voices (bench_speed.speech), each about --seconds
+long, as 16 kHz WAV. Bundled model with its LM, one CPU thread per worker. Prints wall time,
+x real time, the ratio to one process, and whether every transcript equals one process's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench_speed import cpu, joined, speech, write_wav
+from wav2text import ModelOptions, Transcriber
+from wav2text.cores import usable_cores
+from wav2text.resolve import BUNDLED_MODEL
+
+
+def files(folder: Path, count: int, seconds: float) -> list[Path]:
+    clips, _ = speech(count * seconds)
+    per_file = max(1, len(clips) // count)
+    return [
+        write_wav(folder / f"f{i}.wav", joined(clips[i * per_file : (i + 1) * per_file]))
+        for i in range(count)
+    ]
+
+
+def texts(outcomes: object) -> list[str]:
+    return [getattr(o, "text", repr(o)) for o in outcomes]  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    cores = usable_cores()
+    print(f"CPU: {cpu()}; {cores} usable cores")
+    model = Transcriber(ModelOptions(BUNDLED_MODEL, threads=1))
+    with tempfile.TemporaryDirectory() as work:
+        paths = files(Path(work), args.files, args.seconds)
+        audio_s = sum(p.stat().st_size - 44 for p in paths) / 32000
+
+        def threads() -> list[str]:
+            halves = [paths[i::cores] for i in range(cores)]
+            with ThreadPoolExecutor(cores) as pool:
+                parts = list(pool.map(lambda h: texts(model.transcribe_many(h)), halves))
+            out = [""] * len(paths)
+            for i, part in enumerate(parts):
+                out[i::cores] = part
+            return out
+
+        ways = {
+            "one process": lambda: texts(model.transcribe_many(paths)),
+            f"{cores} worker processes": lambda: texts(model.transcribe_many(paths, workers=cores)),
+            f"{cores} threads, one model": threads,
+        }
+        best: dict[str, float] = {}
+        said: dict[str, list[str]] = {}
+        for _ in range(args.repeats):  # interleaved rounds
+            for name, run in ways.items():
+                start = time.perf_counter()
+                said[name] = run()
+                best[name] = min(best.get(name, 1e9), time.perf_counter() - start)
+    base = best["one process"]
+    print(f"{len(paths)} files, {audio_s:.0f} s of audio; best of {args.repeats} rounds")
+    for name, seconds in best.items():
+        same = said[name] == said["one process"]
+        verdict = "identical" if same else "DIFFER"
+        print(
+            f"  {name:24s} {seconds:6.1f} s  {audio_s / seconds:6.1f}x real time  "
+            f"{base / seconds:5.2f}x one process  transcripts {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""A batch on every core: worker processes give the same outcomes, in the same order, as
+one process, errors keep their wording per surface, and the CLI chooses workers only for
+batches that repay them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from wav2text import AudioDecodeError, ModelOptions, OptionsError, Transcriber
+from wav2text.batch import AUTO_MIN_BYTES, AUTO_MIN_FILES, batch_workers
+from wav2text.cli import main
+from wav2text.cores import suggested_workers
+from wav2text.results import Transcript
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory, speech_wav: Path) -> list[Path]:
+    folder = tmp_path_factory.mktemp("parallel")
+    files = []
+    for i in range(5):
+        files.append(folder / f"clip{i}.wav")
+        shutil.copy(speech_wav, files[-1])
+    broken = folder / "broken.wav"
+    broken.write_bytes(b"RIFF and then nothing like a wave file" * 10)
+    return [*files[:2], broken, *files[2:]]
+
+
+@pytest.fixture(scope="module")
+def demo() -> Transcriber:
+    return Transcriber(ModelOptions("wav2text:demo-en", threads=1))
+
+
+def test_workers_give_the_outcomes_of_one_process_in_order(
+    demo: Transcriber, inputs: list[Path]
+) -> None:
+    alone = list(demo.transcribe_many(inputs))
+    together = list(demo.transcribe_many(inputs, workers=2))
+    assert len(together) == len(inputs)
+    for one, many in zip(alone, together, strict=True):
+        if isinstance(one, Transcript):
+            assert isinstance(many, Transcript)
+            assert many.text == one.text and many.words == one.words
+        else:
+            assert type(many) is type(one) is AudioDecodeError
+            # the fix per surface crossed the process boundary
+            assert many.worded("cli") == one.worded("cli") != many.worded("python")  # type: ignore[union-attr]
+
+
+def test_workers_take_paths_only(demo: Transcriber, speech_wav: Path) -> None:
+    with pytest.raises(OptionsError, match="by path"):
+        list(demo.transcribe_many([speech_wav.read_bytes()], workers=2))
+
+
+def test_the_cli_writes_the_same_outputs_with_workers(inputs: list[Path], tmp_path: Path) -> None:
+    names = [str(path) for path in inputs]
+    for workers in ("1", "2"):
+        code = main(["transcribe", *names, "-m", "wav2text:demo-en", "-f", "json,srt",
+                     "-o", str(tmp_path / workers), "--workers", workers])  # fmt: skip
+        assert code == 1  # the broken input failed, the rest were written
+    one = sorted(p.name for p in (tmp_path / "1").iterdir())
+    assert one == sorted(p.name for p in (tmp_path / "2").iterdir()) and len(one) == 10
+    for name in one:
+        assert (tmp_path / "1" / name).read_text() == (tmp_path / "2" / name).read_text()
+
+
+def test_the_cli_starts_workers_only_for_batches_that_repay_them(
+    demo: Transcriber, tmp_path: Path
+) -> None:
+    small = []
+    for i in range(AUTO_MIN_FILES):
+        small.append(tmp_path / f"s{i}.wav")
+        small[-1].write_bytes(bytes(1000))
+    assert batch_workers([str(p) for p in small], demo.model) == 1  # too little audio
+    big = tmp_path / "big.wav"
+    big.write_bytes(bytes(AUTO_MIN_BYTES))
+    names = [str(p) for p in [*small, big]]
+    assert batch_workers(names, demo.model) == min(suggested_workers(demo.model), len(names))
+    assert batch_workers([*names[:2], str(big)], demo.model) == 1  # too few files
