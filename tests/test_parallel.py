@@ -5,14 +5,15 @@ batches that repay them."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from wav2text import AudioDecodeError, ModelOptions, OptionsError, Transcriber
-from wav2text.batch import AUTO_MIN_BYTES, AUTO_MIN_FILES, batch_workers
+from wav2text.batch import AUTO_MIN_BYTES, AUTO_MIN_FILES, CORES_PER_PROCESS, batch_workers
 from wav2text.cli import main
-from wav2text.cores import suggested_workers
+from wav2text.cores import suggested_workers, usable_cores
 from wav2text.results import Transcript
 
 
@@ -34,11 +35,25 @@ def demo() -> Transcriber:
 
 
 def test_workers_give_the_outcomes_of_one_process_in_order(
-    demo: Transcriber, inputs: list[Path]
+    demo: Transcriber, inputs: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """This process is slowed down (1 s an input) so that the worker, once it has loaded the
+    model, takes inputs too: both kinds of outcome are compared."""
     alone = list(demo.transcribe_many(inputs))
-    together = list(demo.transcribe_many(inputs, workers=2))
-    assert len(together) == len(inputs)
+    here = []
+    original = demo.transcribe_many
+
+    def slow(sources: list[Path], options: object = None, workers: int = 1) -> object:
+        if workers == 1:
+            here.append(sources[0])
+            time.sleep(1.0)
+        return original(sources, options, workers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(demo, "transcribe_many", slow)
+    together = list(original(inputs * 3, workers=2))
+    assert 0 < len(here) < len(inputs) * 3  # some here, the rest in the worker
+    assert len(together) == len(inputs) * 3
+    alone *= 3
     for one, many in zip(alone, together, strict=True):
         if isinstance(one, Transcript):
             assert isinstance(many, Transcript)
@@ -77,5 +92,7 @@ def test_the_cli_starts_workers_only_for_batches_that_repay_them(
     big = tmp_path / "big.wav"
     big.write_bytes(bytes(AUTO_MIN_BYTES))
     names = [str(p) for p in [*small, big]]
-    assert batch_workers(names, demo.model) == min(suggested_workers(demo.model), len(names))
+    per_cores = max(1, usable_cores() // CORES_PER_PROCESS)
+    expected = min(suggested_workers(demo.model), per_cores, len(names))
+    assert batch_workers(names, demo.model) == expected
     assert batch_workers([*names[:2], str(big)], demo.model) == 1  # too few files

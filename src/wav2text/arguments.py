@@ -94,7 +94,7 @@ def _add_transcribe_parser(commands: argparse._SubParsersAction) -> None:
         type=_positive_int,
         metavar="N",
         help="processes, each with its own copy of the model (with --ray: Ray workers); "
-        "default: one per core for batches of 4+ files and 4+ MB, else one",
+        "default: one per two cores for batches of 4+ files and 4+ MB, else one",
     )
     run.add_argument(
         "--skip-existing",

@@ -160,22 +160,25 @@ def run_batch(
     return sink.close(report)
 
 
-# A batch this large repays starting a process per core (each loads the model): measured by
-# benchmarks/bench_batch.py
+# A batch this large repays starting worker processes (each loads the model). One process
+# keeps about two cores busy (decoding, VAD and the model each on their own thread), so one
+# runs per two cores: on 2 cores a second process gave 0.93x (benchmarks/bench_batch.py).
 AUTO_MIN_FILES = 4
 AUTO_MIN_BYTES = 4_000_000
+CORES_PER_PROCESS = 2
 
 
 def batch_workers(inputs: Sequence[str], model: CTCModel) -> int:
-    """How many processes the CLI runs a batch in by default: one per core (as memory allows)
-    when the batch is large enough to repay their start, else one."""
-    from .cores import suggested_workers
+    """How many processes the CLI runs a batch in by default: one per CORES_PER_PROCESS
+    cores (as memory allows) when the batch is large enough to repay their start, else one."""
+    from .cores import suggested_workers, usable_cores
 
     paths = [Path(name) for name in inputs if name != STDIN]
     size = sum(path.stat().st_size for path in paths if path.is_file())
     if len(paths) < AUTO_MIN_FILES or size < AUTO_MIN_BYTES:
         return 1
-    return min(suggested_workers(model), len(paths))
+    per_cores = max(1, usable_cores() // CORES_PER_PROCESS)
+    return min(suggested_workers(model), per_cores, len(paths))
 
 
 def settled(

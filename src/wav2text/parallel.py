@@ -3,8 +3,8 @@ share of the cores, files handed out in order and outcomes given back in input o
 
 Processes, not threads: a small model's time is mostly Python (VAD, decoding, the LM's
 beam search), which threads would take turns on (measured: benchmarks/bench_batch.py). A
-worker is started with "spawn" (a fork would inherit torch's thread pools mid-use), so it
-pays one model load; the CLI uses workers only for batches large enough to repay that.
+worker is started with "spawn" (a fork would inherit torch's thread pools mid-use) and
+loads its own model, seconds during which this process works alone.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from multiprocessing.pool import AsyncResult
 from typing import TYPE_CHECKING, Any
 
 from .options import ModelOptions, TranscribeOptions
@@ -22,40 +23,59 @@ from .results import Transcript
 if TYPE_CHECKING:
     from .pipeline import Transcriber
 
-IN_FLIGHT_PER_WORKER = 2  # inputs handed out ahead: workers never wait, memory stays bounded
+MAX_BUFFERED = 64  # finished outcomes held for order's sake before waiting on the oldest
 
 _worker: Transcriber | None = None
 
 
 def outcomes_in_processes(
-    model: ModelOptions,
+    local: Transcriber,
     sources: Iterable[str],
     options: TranscribeOptions,
     workers: int,
-    threads: int = 1,
 ) -> Iterator[Transcript | Exception]:
-    """transcribe_many's outcomes, one per source (paths), computed by `workers` processes
-    of `threads` CPU threads each."""
+    """transcribe_many's outcomes, one per source (paths), in order, from this process and
+    `workers - 1` more, one CPU thread each. This process starts at once while the others
+    load the model; an input goes to a loaded worker that is free, else is done here, so the
+    batch is never held up by the workers' start."""
     import multiprocessing
+
+    import torch
 
     options = replace(options, progress=None)  # a callable cannot cross to a process
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, _start, (replace(model, threads=threads),))
+    ready = context.Value("i", 0)
+    pool = context.Pool(workers - 1, _start, (replace(local.options, threads=1), ready))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    slots: deque[Any] = deque()  # in input order: an AsyncResult, or an outcome
     try:
-        waiting: deque[Any] = deque()
         for source in sources:
-            waiting.append(pool.apply_async(_transcribe, (source, options)))
-            if len(waiting) >= IN_FLIGHT_PER_WORKER * workers:
-                yield waiting.popleft().get()
-        while waiting:
-            yield waiting.popleft().get()
+            busy = sum(1 for slot in slots if isinstance(slot, AsyncResult) and not slot.ready())
+            if busy < ready.value:
+                slots.append(pool.apply_async(_transcribe, (source, options)))
+            else:
+                slots.append(next(local.transcribe_many([source], options)))
+            while slots and (_finished(slots[0]) or len(slots) > MAX_BUFFERED):
+                yield _outcome(slots.popleft())
+        while slots:
+            yield _outcome(slots.popleft())
         pool.close()
     finally:
+        torch.set_num_threads(threads)
         pool.terminate()  # Ctrl-C, or a caller that stopped early: nothing left running
         pool.join()
 
 
-def _start(model: ModelOptions) -> None:
+def _finished(slot: Any) -> bool:
+    return not isinstance(slot, AsyncResult) or slot.ready()
+
+
+def _outcome(slot: Any) -> Transcript | Exception:
+    return slot.get() if isinstance(slot, AsyncResult) else slot
+
+
+def _start(model: ModelOptions, ready: Any) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     from .pipeline import Transcriber
@@ -63,6 +83,8 @@ def _start(model: ModelOptions) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the parent said what there was to say
         _worker = Transcriber(model)
+    with ready.get_lock():
+        ready.value += 1
 
 
 def _transcribe(source: str, options: TranscribeOptions) -> Transcript | Exception:

@@ -91,13 +91,14 @@ class Transcriber:
         it (the others carry on). Segments of consecutive inputs share forward passes when
         options.batch_size > 1, so many short files fill batches too.
 
-        workers > 1: that many processes, each with its own copy of the model and one CPU
-        thread (sources must be paths; each process first loads the model, a few seconds:
-        worth it for many files or long ones). The same outcomes as one process."""
+        workers > 1: this process and workers - 1 more, each with its own copy of the model
+        and one CPU thread (sources must be paths). This one starts at once; the others
+        take inputs once they have loaded the model (a few seconds). The same outcomes as
+        one process."""
         options = options or TranscribeOptions()
         self._transcribing(options)  # a language or hotwords it cannot take: raised here
         if workers > 1:
-            yield from outcomes_in_processes(self.options, _paths(sources), options, workers)
+            yield from outcomes_in_processes(self, _paths(sources), options, workers)
             return
         if options.channels == "split":
             for source in sources:
