@@ -15,21 +15,30 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from multiprocessing.pool import AsyncResult
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .options import ModelOptions, TranscribeOptions
 from .results import Transcript
 
-if TYPE_CHECKING:
-    from .pipeline import Transcriber
+
+class Local(Protocol):
+    """What this module needs of a Transcriber (wav2text.pipeline, which calls it): its
+    model options, to load the same model in each worker, and one-process transcription."""
+
+    options: ModelOptions
+
+    def transcribe_many(
+        self, sources: Iterable[Any], options: TranscribeOptions | None = None, workers: int = 1
+    ) -> Iterator[Transcript | Exception]: ...
+
 
 MAX_BUFFERED = 64  # finished outcomes held for order's sake before waiting on the oldest
 
-_worker: Transcriber | None = None
+_worker: Local | None = None
 
 
 def outcomes_in_processes(
-    local: Transcriber,
+    local: Local,
     sources: Iterable[str],
     options: TranscribeOptions,
     workers: int,
@@ -45,7 +54,8 @@ def outcomes_in_processes(
     options = replace(options, progress=None)  # a callable cannot cross to a process
     context = multiprocessing.get_context("spawn")
     ready = context.Value("i", 0)
-    pool = context.Pool(workers - 1, _start, (replace(local.options, threads=1), ready))
+    model = replace(local.options, threads=1)
+    pool = context.Pool(workers - 1, _start, (type(local), model, ready))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     slots: deque[Any] = deque()  # in input order: an AsyncResult, or an outcome
@@ -75,14 +85,14 @@ def _outcome(slot: Any) -> Transcript | Exception:
     return slot.get() if isinstance(slot, AsyncResult) else slot
 
 
-def _start(model: ModelOptions, ready: Any) -> None:
+def _start(kind: type[Local], model: ModelOptions, ready: Any) -> None:
+    """A worker's start: the caller's Transcriber class (passed by reference) loads the
+    model."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from .pipeline import Transcriber
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the parent said what there was to say
-        _worker = Transcriber(model)
+        _worker = kind(model)  # type: ignore[call-arg]
     with ready.get_lock():
         ready.value += 1
 
