@@ -174,8 +174,9 @@ def batch_workers(inputs: Sequence[str], model: CTCModel) -> int:
     from .cores import suggested_workers, usable_cores
 
     paths = [Path(name) for name in inputs if name != STDIN]
-    size = sum(path.stat().st_size for path in paths if path.is_file())
-    if len(paths) < AUTO_MIN_FILES or size < AUTO_MIN_BYTES:
+    if len(paths) < AUTO_MIN_FILES:
+        return 1
+    if sum(path.stat().st_size for path in paths if path.is_file()) < AUTO_MIN_BYTES:
         return 1
     per_cores = max(1, usable_cores() // CORES_PER_PROCESS)
     return min(suggested_workers(model), per_cores, len(paths))
