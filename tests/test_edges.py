@@ -132,13 +132,19 @@ def test_a_fifo_writer_that_comes_within_open_timeout_s_is_read(wav: Path, tmp_p
         writer.wait(10)
 
 
+def ctrl_c_on() -> None:
+    """In the child: Ctrl-C as a terminal gives it. A shell that starts the tests in the
+    background ignores SIGINT for them, and a child inherits that (so did `cat`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_cli_waiting_on_a_fifo_ends_cleanly_on_a_signal(tmp_path: Path, signum: int) -> None:
     """SIGTERM is taken as Ctrl-C: one line saying what is left, status 130."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     command = [sys.executable, "-m", "wav2text", "transcribe", str(fifo), "-m", "wav2text:demo-en"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_on)
     err = ""
     assert process.stderr is not None
     while "waiting for a program to write" not in err:  # the notice comes after 3 s
@@ -244,7 +250,7 @@ def test_ctrl_c_says_one_line_and_exits_130(tiny_dir: Path, wav: Path, tmp_path:
     out = tmp_path / "out"
     command = [sys.executable, "-m", "wav2text", "transcribe", *map(str, inputs), "-m",
                str(tiny_dir), "-o", str(out), "--segmentation", "window"]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_on)
     deadline = time.monotonic() + 120
     while not (out.exists() and any(out.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -6,10 +6,10 @@ and decoder per cut, the same stitching of frames; a cut's words are final once 
 that closed it is heard (a cut split inside long speech holds its last word back until the
 next cut shows where it ends). So the finals, joined, are the offline transcript.
 
-Partials: every PARTIAL_EVERY_S of new audio while speech is pending, the model runs over
-the audio since the last final (at most PARTIAL_WINDOW_S of it), decoded as the finals are
-(the LM's beam search when there is one, so a partial's words are mostly the final's);
-they are revised by the next partial and replaced by the final.
+Partials: while speech is pending, the model runs over the newest audio and the words
+since the last final are decoded as the finals are (the LM's beam search when there is one,
+so a partial's words are mostly the final's); they are revised by the next partial and
+replaced by the final. `_Partials` says how their cost is bounded.
 
 A stream holds the model only for one forward pass at a time (`CTCModel.lock`), so
 concurrent streams and file requests interleave pass by pass.
@@ -43,8 +43,13 @@ from ..vad import FRAME_S as VAD_FRAME_S
 from ..vad import SPEECH_PROBABILITY
 from ..writers import openai_word
 
-PARTIAL_EVERY_S = 0.25  # seconds of new audio between partials
-PARTIAL_WINDOW_S = 3.0  # the most audio a partial runs the model over
+PARTIAL_EVERY_S = 0.25  # seconds of new audio between partials, at the least
+PARTIAL_WINDOW_S = 1.5  # the least audio a partial runs the model over, once it is longer
+PARTIAL_RECOMPUTE = 3.0  # a partial every window / this: each second is computed ~3 times
+FROZEN_AFTER_S = 0.75  # a partial's frames this far from its end are kept for later ones
+FROZEN_CONTEXT_S = 0.5  # the model runs from this far before the kept frames' end
+RECENT_S = 6.0  # audio kept for partials (a window that reaches back to the kept frames)
+MAX_BEHIND_S = 1.0  # partials wait while the audio being heard came this long ago
 LIVE_BLOCK_S = 0.05  # decoded blocks this long (offline reads ~4 s at a time)
 RATE_CHECK_EXCERPTS = 1.5  # the declared rate is checked on this many excerpts' samples
 MIN_CHECK_S = 2.0  # a stream shorter than this is not checked
@@ -90,12 +95,22 @@ class LiveStream:
         self.language = transcriber.model.in_language(self.options.language)
         self._reader = _QueueReader()
         self.received_bytes = 0
+        self._arrivals: deque[tuple[int, float]] = deque()  # (bytes received by, when)
         self.closed_at: float | None = None
         self.warnings: list[str] = []
 
     def feed(self, data: bytes) -> None:
         self.received_bytes += len(data)
+        self._arrivals.append((self.received_bytes, time.monotonic()))
         self._reader.put(data)
+
+    def lag_s(self, heard_s: float) -> float:
+        """How long ago the audio at `heard_s` (seconds into the stream) arrived: how far
+        the transcription runs behind the client."""
+        position = heard_s * self.audio.sample_rate * self.audio.frame_bytes
+        while len(self._arrivals) > 1 and self._arrivals[0][0] < position:
+            self._arrivals.popleft()
+        return time.monotonic() - self._arrivals[0][1] if self._arrivals else 0.0
 
     def close(self) -> None:
         if self.closed_at is None:
@@ -128,7 +143,14 @@ class LiveStream:
         blocks = resample_stream(mono, self.audio.sample_rate, model.sampling_rate)
         finals = _Finals(self.transcriber, self.language, self.options, self.emit)
         decode = self.transcriber.decode(self.options)
-        partials = _Partials(self.transcriber, self.language, decode, self.emit, finals)
+        partials = _Partials(
+            self.transcriber,
+            self.language,
+            decode,
+            self.emit,
+            finals,
+            behind_s=self.lag_s,
+        )
         try:  # the offline chain, with the partials tapping it between the VAD and the cuts
             for piece in self.transcriber.pieces(blocks, self.options, tap=partials.tap):
                 finals.add(piece)
@@ -215,7 +237,16 @@ class _Finals:
 
 
 class _Partials:
-    """Runs the model over speech not yet final, as the audio passes on to the VAD cuts."""
+    """Runs the model over speech not yet final, as the audio passes on to the VAD cuts.
+
+    A partial shows everything since the last final at a bounded cost: the model runs over
+    the last PARTIAL_WINDOW_S only, and the frames before it are those earlier partials
+    computed with FROZEN_AFTER_S of audio after them (frames that late context no longer
+    changes much). Partials come every PARTIAL_EVERY_S while the window is short, then every
+    window / PARTIAL_RECOMPUTE: each audio second passes through the model about
+    PARTIAL_RECOMPUTE times. While the audio being heard arrived more than MAX_BEHIND_S ago
+    (a loaded machine, a client sending faster than real time), partials are skipped until
+    the stream catches up: its finals never wait for them."""
 
     def __init__(
         self,
@@ -224,17 +255,19 @@ class _Partials:
         decode: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
         emit: Callable[[Event], None],
         finals: _Finals,
+        behind_s: Callable[[float], float] = lambda _heard_s: 0.0,
     ) -> None:
         model = transcriber.model
         self.model, self.language, self.emit, self.finals = model, language, emit, finals
-        self.decode = decode
-        self.rate = model.sampling_rate
-        self.recent: deque[np.ndarray] = deque()  # the last PARTIAL_WINDOW_S of audio
+        self.decode, self.behind_s = decode, behind_s
+        self.rate, self.hop = model.sampling_rate, model.hop
+        self.recent: deque[np.ndarray] = deque()  # the last RECENT_S of audio
         self.recent_start = 0  # sample index of recent[0][0]
         self.received = 0
         self.last_partial = 0
         self.speech_until = 0  # sample index where the last speech frame ends
         self.vad_frames = 0  # VAD frames scored before the current block
+        self.frozen = _Frames(0, None)  # log-probs since the last final, kept from partials
         self.shown = ""
 
     def tap(
@@ -248,7 +281,7 @@ class _Partials:
                 ends = (self.vad_frames + frames[-1] + 1) * frame
                 self.speech_until = min(self.received, ends)
             self.vad_frames += len(probs)
-            if self.received - self.last_partial >= PARTIAL_EVERY_S * self.rate:
+            if self._due():
                 self._partial()
             yield block, probs
 
@@ -256,26 +289,91 @@ class _Partials:
         self.recent.append(block)
         self.received += len(block)
         while self.recent and self.received - self.recent_start - len(self.recent[0]) >= (
-            PARTIAL_WINDOW_S * self.rate
+            RECENT_S * self.rate
         ):
             self.recent_start += len(self.recent.popleft())
 
+    def _due(self) -> bool:
+        waited = self.received - self.last_partial
+        every = max(PARTIAL_EVERY_S * self.rate, self._window()[1] / PARTIAL_RECOMPUTE)
+        if waited < every:
+            return False
+        if self.behind_s(self.received / self.rate) > MAX_BEHIND_S:
+            self.last_partial = self.received  # under load: this partial is skipped
+            return False
+        return True
+
+    def _window(self) -> tuple[int, int]:
+        """The first frame the model runs from next, and the samples it runs over: from
+        the last final, or from FROZEN_CONTEXT_S before the frozen frames' end, or from
+        PARTIAL_WINDOW_S before now, whichever is latest."""
+        heard = -(-self.finals.heard_sample // self.hop)
+        frozen = self.frozen.after(heard)
+        recent = -(-self.recent_start // self.hop)
+        start = min(
+            (self.received - int(PARTIAL_WINDOW_S * self.rate)) // self.hop,
+            frozen.end - round(FROZEN_CONTEXT_S * self.rate / self.hop),
+        )
+        start = max(heard, start, recent)
+        return start, self.received - start * self.hop
+
     def _partial(self) -> None:
         self.last_partial = self.received
-        start = max(self.finals.heard_sample, self.recent_start)
-        if self.speech_until <= start:
+        heard = -(-self.finals.heard_sample // self.hop)
+        if self.speech_until <= heard * self.hop:
+            self.frozen = _Frames(heard, None)
             return  # nothing said since the last final
-        audio = np.concatenate(self.recent)[start - self.recent_start :]
-        if len(audio) < self.model.min_samples:
+        first, length = self._window()
+        if length < self.model.min_samples:
             return
+        audio = np.concatenate(self.recent)[first * self.hop - self.recent_start :]
         (log_probs,) = self.model.log_probs_batch([audio], self.language.code)
+        frames = self.frozen.after(heard).joined(first, log_probs)
+        self.frozen = frames.until((self.received - int(FROZEN_AFTER_S * self.rate)) // self.hop)
+        self._show(frames.first, log_probs if frames.log_probs is None else frames.log_probs)
+
+    def _show(self, first: int, log_probs: np.ndarray) -> None:
         ids, probs = self.decode(log_probs)
-        first, seconds = start // self.model.hop, self.model.frame_seconds
+        seconds = self.model.frame_seconds
         words = words_of(ids, probs, self.language.vocab, seconds, first_frame=first)
         text = " ".join(w.text for w in words)
         if text and text != self.shown:
             self.shown = text
             self.emit({"type": "partial", **_segment(words)})
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """Log-probabilities of consecutive frames from frame `first` on (None: no frames)."""
+
+    first: int
+    log_probs: np.ndarray | None
+
+    @property
+    def end(self) -> int:
+        return self.first + (0 if self.log_probs is None else len(self.log_probs))
+
+    def after(self, frame: int) -> _Frames:
+        """These frames from `frame` on (a final took those before it)."""
+        if frame >= self.end:
+            return _Frames(frame, None)
+        if frame <= self.first or self.log_probs is None:
+            return self
+        return _Frames(frame, self.log_probs[frame - self.first :])
+
+    def until(self, frame: int) -> _Frames:
+        """These frames before `frame`."""
+        if self.log_probs is None or frame <= self.first:
+            return _Frames(self.first, None)
+        return _Frames(self.first, self.log_probs[: frame - self.first])
+
+    def joined(self, first: int, log_probs: np.ndarray) -> _Frames:
+        """These frames, then `log_probs` (from frame `first` on) after them: where both
+        have a frame these are kept, computed with more context before them. A gap is not
+        bridged: then `log_probs` alone."""
+        if self.log_probs is None or not self.first <= first <= self.end:
+            return _Frames(first, log_probs)
+        return _Frames(self.first, np.concatenate([self.log_probs, log_probs[self.end - first :]]))
 
 
 def _segment(words: list[Word] | tuple[Word, ...]) -> Event:
