@@ -1,6 +1,6 @@
 """Live streaming over the WebSocket, measured on a real `wav2text serve` (uvicorn, loopback).
 
-    python benchmarks/bench_live.py [--seconds 40] [--streams 4]
+    python benchmarks/bench_live.py [--seconds 40] [--streams 4] [--workers 1]
 
 The bundled demo model on one torch thread; speech: the repository's real clips joined by
 one-second pauses, sent as 16 kHz s16le in 100 ms chunks at real time.
@@ -9,8 +9,8 @@ one-second pauses, sent as 16 kHz s16le in 100 ms chunks at real time.
   appearance in a partial (the same word within 0.3 s of where the final puts it), and to
   its final; median and 90th percentile;
 - agreement: the finals joined vs the offline transcript of the same audio;
-- concurrency: N streams at once plus file requests every 2 s: each stream's lag at the
-  end (stop sent -> done received), errors;
+- concurrency: N streams at once (on W model replicas) plus file requests every 2 s: each
+  stream's lag at the end (stop sent -> done received), its partials, errors;
 - compute: CPU seconds per audio second, live vs offline `transcribe`.
 """
 
@@ -38,6 +38,7 @@ from training.real import real_clips  # noqa: E402
 from conftest import free_port  # noqa: E402
 from wav2text import BUNDLED_MODEL, ModelOptions, RawFormat, TranscribeOptions, Transcriber  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
+from wav2text.options import ServerLimits  # noqa: E402
 from wav2text.rate import resample_stream  # noqa: E402
 from wav2text.serving.server import create_app  # noqa: E402
 
@@ -136,7 +137,8 @@ async def concurrent(url: str, http: str, pcm: bytes, streams: int) -> None:
         errors += [e["message"] for _, e in events if e["type"] == "error"]
         done = events[-1][1]
         print(
-            f"  stream {n}: lag at the end {done['lag_s']:.2f} s, {len(done['text'].split())} words"
+            f"  stream {n}: lag at the end {done['lag_s']:.2f} s, {len(done['text'].split())} "
+            f"words, {sum(e['type'] == 'partial' for _, e in events)} partials"
         )
     print(f"  {answered} file requests answered beside them; errors: {len(errors)} {errors[:3]}")
 
@@ -145,11 +147,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1, help="model replicas (serve --workers)")
     args = parser.parse_args()
     transcriber = Transcriber(ModelOptions(BUNDLED_MODEL, threads=1))
     pcm = speech(args.seconds)
+    limits = ServerLimits(max_streams=max(args.streams, ServerLimits().max_streams))
+    replicas = [
+        Transcriber(ModelOptions(BUNDLED_MODEL, threads=1)) for _ in range(args.workers - 1)
+    ]
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(transcriber), port=port, log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(transcriber, limits=limits, replicas=replicas), port=port, log_level="error"
+        )
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -178,7 +189,8 @@ def main() -> None:
     ratio = live_cpu / offline_cpu
     print(f"  CPU per audio second: live {live_cpu / duration:.3f} s, offline "
           f"{offline_cpu / duration:.3f} s ({ratio:.1f}x; partials included)")  # fmt: skip
-    print(f"{args.streams} streams at once, plus a 5 s file request every 2 s:")
+    print(f"{args.streams} streams at once on {args.workers} worker(s), plus a 5 s file request "
+          "every 2 s:")  # fmt: skip
     asyncio.run(concurrent(url, f"http://127.0.0.1:{port}", pcm, args.streams))
     server.should_exit = True
 

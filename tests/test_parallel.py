@@ -4,7 +4,11 @@ batches that repay them."""
 
 from __future__ import annotations
 
+import ast
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -96,3 +100,25 @@ def test_the_cli_starts_workers_only_for_batches_that_repay_them(
     expected = min(suggested_workers(demo.model), per_cores, len(names))
     assert batch_workers(names, demo.model) == expected
     assert batch_workers([*names[:2], str(big)], demo.model) == 1  # too few files
+
+
+def test_loading_a_model_holds_numpys_blas_to_one_thread(tiny_dir: Path) -> None:
+    """Idle BLAS threads spin between wav2text's small matrix products: with two, a
+    transcription took twice the CPU time in the same wall time, and a second worker
+    process had no core to run on."""
+    script = (
+        "import sys, numpy, threadpoolctl\n"
+        "def blas(): return [i['num_threads'] for i in threadpoolctl.threadpool_info()"
+        " if i['user_api'] == 'blas']\n"
+        "before = blas()\n"
+        "from wav2text import ModelOptions, Transcriber\n"
+        "Transcriber(ModelOptions(sys.argv[1]))\n"
+        "print((before, blas()))\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tiny_dir)], env=env, capture_output=True, text=True
+    )
+    before, after = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert before and set(before) == {2}, done.stderr  # the control: two threads to start
+    assert set(after) == {1}

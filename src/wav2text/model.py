@@ -200,6 +200,15 @@ class CTCModel:
         return low
 
 
+def _one_blas_thread() -> None:
+    """numpy's BLAS on one thread, process-wide (as torch's threads are): wav2text's matrix
+    products (log-mel features, the rate judge) are small, and idle BLAS threads spin
+    between them: with two, a transcription took twice the CPU time in the same wall time."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def load_model(options: ModelOptions) -> CTCModel:
     choice = resolve_model(options.model, options.revision)
     if choice.notice:
@@ -233,6 +242,7 @@ def load_model(options: ModelOptions) -> CTCModel:
     else:
         model, autocast = _for_torch(model, device, options)
         forward = TorchForward(model, autocast)
+    _one_blas_thread()  # after the imports above, which load more BLAS libraries
     return CTCModel(
         model,
         feature_extractor,

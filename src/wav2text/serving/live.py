@@ -132,7 +132,7 @@ class LiveStream:
         """Transcribe until the stream is closed; then a done event with the whole text."""
         model = self.transcriber.model
         opened = open_audio(
-            io.BufferedReader(self._reader, buffer_size=256),
+            self._reader,  # whatever has arrived: a buffered read would wait for 32 KB
             raw=self.options.raw,
             sample_rate=self.audio.sample_rate,
             block_samples=max(1, int(LIVE_BLOCK_S * self.audio.sample_rate)),
