@@ -160,12 +160,12 @@ def run_batch(
     return sink.close(report)
 
 
-# A batch this large repays starting worker processes (each loads the model). One process
-# keeps about two cores busy (decoding, VAD and the model each on their own thread), so one
-# runs per two cores: on 2 cores a second process gave 0.93x (benchmarks/bench_batch.py).
+# A batch this large repays starting worker processes (each loads the model, seconds of one
+# core). On 2 cores (benchmarks/bench_batch.py) a second process gave 0.93x on 4 MB of WAV,
+# 1.31x on 15 MB and 1.67x on 77 MB; one process keeps about one core busy.
 AUTO_MIN_FILES = 4
-AUTO_MIN_BYTES = 4_000_000
-CORES_PER_PROCESS = 2
+AUTO_MIN_BYTES = 10_000_000
+CORES_PER_PROCESS = 1
 
 
 def batch_workers(inputs: Sequence[str], model: CTCModel) -> int:

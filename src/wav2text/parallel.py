@@ -33,6 +33,8 @@ class Local(Protocol):
 
 
 MAX_BUFFERED = 64  # finished outcomes held for order's sake before waiting on the oldest
+QUEUED_PER_WORKER = 2  # a worker has its next input before it finishes one: this process,
+# busy with an input of its own, would otherwise leave it idle (measured: bench_batch.py)
 
 _worker: Local | None = None
 
@@ -45,8 +47,8 @@ def outcomes_in_processes(
 ) -> Iterator[Transcript | Exception]:
     """transcribe_many's outcomes, one per source (paths), in order, from this process and
     `workers - 1` more, one CPU thread each. This process starts at once while the others
-    load the model; an input goes to a loaded worker that is free, else is done here, so the
-    batch is never held up by the workers' start."""
+    load the model; an input goes to a loaded worker with fewer than QUEUED_PER_WORKER
+    waiting, else is done here, so the batch is never held up by the workers' start."""
     import multiprocessing
 
     import torch
@@ -62,7 +64,7 @@ def outcomes_in_processes(
     try:
         for source in sources:
             busy = sum(1 for slot in slots if isinstance(slot, AsyncResult) and not slot.ready())
-            if busy < ready.value:
+            if busy < QUEUED_PER_WORKER * ready.value:
                 slots.append(pool.apply_async(_transcribe, (source, options)))
             else:
                 slots.append(next(local.transcribe_many([source], options)))
