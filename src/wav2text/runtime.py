@@ -25,7 +25,14 @@ import torch
 
 from .errors import Fix, ModelLoadError
 from .exportcache import cached_export, model_identity
-from .int8 import calibration_batches, check_agreement, quantize_openvino, require_int8_units
+from .int8 import (
+    MIN_AGREEMENT,
+    RECIPE,
+    calibration_batches,
+    check_agreement,
+    quantize_openvino,
+    require_int8_units,
+)
 from .options import ModelOptions
 
 Inputs = Mapping[str, torch.Tensor]
@@ -145,7 +152,7 @@ def exported_forward(
         "runtime": f"{runtime} {version}",
         "torch": torch.__version__,
         "inputs": ",".join(example[0]),
-        "int8": str(quantize == "int8"),
+        "int8": f"{RECIPE}; agreement {MIN_AGREEMENT}" if quantize == "int8" else "False",
     }
 
     def build(target: Path) -> None:  # only on a cache miss: calibration decodes 46 s of audio
