@@ -17,14 +17,23 @@ from wav2text import (
     EmptyAudioError,
     OptionsError,
     RawFormat,
+    SampleRateMismatchError,
     TranscribeOptions,
     Transcriber,
     UnknownSampleRateError,
 )
 from wav2text.audio import open_audio, to_mono
 from wav2text.cli import main
-from wav2text.estimation.estimator import _model_score, estimate_rate, probability_near
+from wav2text.estimation.estimator import (
+    MISLABEL_CONFIDENCE,
+    RateCheck,
+    _model_score,
+    estimate_rate,
+    probability_near,
+)
 from wav2text.rate import CANDIDATE_RATES, RATE_CONFIDENCE
+from wav2text.serving.metrics import Metrics
+from wav2text.serving.replies import failure_parts
 from wav_files import write_s16_wav
 
 S16 = RawFormat("s16le", 1)
@@ -215,6 +224,32 @@ def test_check_rate_in_cli_and_inspect(speech: tuple[np.ndarray, int], tmp_path:
     assert '"likely_rate": 8000' in look.stdout
 
 
+def test_strict_checking_refuses_a_rate_the_speech_does_not_fit(
+    bundled: Transcriber, speech: tuple[np.ndarray, int], tmp_path: Path
+) -> None:
+    """check_rate="strict" / --strict-rate: the mismatch is an error naming the likely rate
+    (the control: the honest rate passes); an HTTP client gets 400 with param sample_rate."""
+    path = wav_labelled(speech, 8000, 16000, tmp_path / "lying.wav")
+    strict = TranscribeOptions(check_rate="strict")
+    with pytest.raises(SampleRateMismatchError, match="sounds like 8000 Hz") as caught:
+        bundled.transcribe(path, strict)
+    assert "sample_rate=8000" in str(caught.value)
+    honest = wav_labelled(speech, 8000, 8000, tmp_path / "honest.wav")
+    assert bundled.transcribe(honest, strict).warnings == ()
+    run = subprocess.run(
+        [sys.executable, "-m", "wav2text", "transcribe", str(path), "-m", BUNDLED_MODEL,
+         "--strict-rate"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode != 0 and "give --sample-rate 8000" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    status, body = failure_parts(caught.value, Metrics(("/",)))
+    assert status == 400 and body["error"]["param"] == "sample_rate"
+    assert "form field sample_rate=8000" in body["error"]["message"]
+    with pytest.raises(OptionsError, match="strict"):
+        TranscribeOptions(check_rate="loose")  # type: ignore[arg-type]
+
+
 def test_confidence_counts_neighbours_within_ten_percent() -> None:
     """22050 and 24000 split the vote: one answer (the transcript barely differs). 8000 and
     11025 (38 % apart) splitting it is doubt, and doubt is refused."""
@@ -224,6 +259,18 @@ def test_confidence_counts_neighbours_within_ten_percent() -> None:
     assert probability_near(split_far, 11025) == pytest.approx(0.55)
     assert probability_near(split_far, 11025) < RATE_CONFIDENCE
     assert probability_near(split_near, 24000) >= RATE_CONFIDENCE
+
+
+def test_a_declared_rate_the_evidence_leaves_is_flagged_however_the_rest_is_spread() -> None:
+    """Speech at 44.1 kHz declared 16 kHz: the evidence split between 44.1 and 48 kHz
+    (neither 90 % sure) still leaves 16 kHz 3 %: flagged, naming the likelier. A rate that
+    keeps a fair share is not."""
+    split = RateCheck(16000, likely=44100, confidence=0.62, fit=0.03)
+    assert split.mislabelled and "sounds like 44100 Hz" in (split.warning() or "")
+    assert not RateCheck(16000, likely=44100, confidence=0.62, fit=0.3).mislabelled
+    assert not RateCheck(16000, likely=16000, confidence=0.97, fit=0.97).mislabelled
+    # the control: the earlier rule (the likeliest other rate 90 % sure) let the first by
+    assert not (split.confidence >= MISLABEL_CONFIDENCE)
 
 
 def test_the_confidence_bar_is_the_callers_choice(

@@ -143,6 +143,12 @@ def _add_transcribe_parser(commands: argparse._SubParsersAction) -> None:
         "--no-check-rate: none)",
     )
     run.add_argument(
+        "--strict-rate",
+        action="store_true",
+        help="refuse an input whose declared rate the speech clearly does not fit, instead of "
+        "warning (checks headers too, as --check-rate)",
+    )
+    run.add_argument(
         "--split-channels",
         action="store_true",
         help="one transcript per channel (a speaker each: calls, interviews), merged in time "

@@ -104,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _align(args, formats)
     if args.ray is not None and args.output_dir is None:
         parser.error("--ray writes each file's outputs as they come: give a directory with -o DIR")
+    if args.strict_rate and args.check_rate is False:
+        parser.error("--strict-rate checks the declared rate: leave out --no-check-rate")
     if args.skip_existing and args.output_dir is None:
         parser.error("--skip-existing looks for earlier outputs: give their directory with -o DIR")
     try:
@@ -124,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk_length_s=args.chunk_length,
             stride_length_s=args.stride_length,
             char_timestamps=args.char_timestamps,
-            check_rate=args.check_rate,
+            check_rate="strict" if args.strict_rate else args.check_rate,
             channels="split" if args.split_channels else "mix",
             progress=_seconds_bar() if len(inputs) == 1 and sys.stderr.isatty() else None,
         )

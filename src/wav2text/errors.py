@@ -92,6 +92,10 @@ class InvalidSampleRateError(Wav2TextError):
     """A sampling rate that is zero, negative, not an integer or absurd."""
 
 
+class SampleRateMismatchError(Wav2TextError):
+    """A declared rate the speech clearly does not fit, refused (check_rate="strict")."""
+
+
 class UnknownSampleRateError(Wav2TextError):
     """Audio without a header was given without its sampling rate."""
 

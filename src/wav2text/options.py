@@ -152,8 +152,9 @@ class TranscribeOptions:
     check_rate: test a declared rate against the standard rates (and its half and double)
         with the model; one the speech clearly does not fit adds a warning to the transcript
         (the rate is still used). None (default): the rate given for headerless PCM (raw=),
-        which has no header to vouch for it; True: any declared rate, headers' too; False:
-        none.
+        which has no header to vouch for it; True: any declared rate, headers' too; "strict":
+        as True, and a rate the speech clearly does not fit raises SampleRateMismatchError
+        instead of a warning; False: none.
     raw: read the input as headerless PCM in this format.
     stream_index: which audio stream of a container (0 = first audio stream).
     channel: keep only this channel instead of averaging all channels.
@@ -211,7 +212,7 @@ class TranscribeOptions:
     progress: Callable[[float, float | None], None] | None = None
     rate_candidates: tuple[int, ...] = CANDIDATE_RATES
     rate_confidence: float = RATE_CONFIDENCE
-    check_rate: bool | None = None
+    check_rate: bool | Literal["strict"] | None = None
     language: str | None = None
     hotwords: tuple[str, ...] = ()
     hotword_weight: float | None = None
@@ -223,6 +224,10 @@ class TranscribeOptions:
             )
         if self.sample_rate not in (None, "auto"):
             object.__setattr__(self, "sample_rate", valid_rate(self.sample_rate))
+        if self.check_rate not in (None, True, False, "strict"):
+            raise OptionsError(
+                f'check_rate is None, True, False or "strict", got {self.check_rate!r}'
+            )
         if len(self.rate_candidates) < 2:
             raise OptionsError("rate_candidates needs at least two rates to choose from")
         object.__setattr__(self, "rate_candidates", tuple(map(valid_rate, self.rate_candidates)))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import GIVE_RATE, InvalidSampleRateError
+from ..errors import GIVE_RATE, Fix, InvalidSampleRateError, SampleRateMismatchError
 from ..rate import CANDIDATE_RATES, CHECKED_RATES_HZ, MAX_RATE_HZ, MIN_RATE_HZ, SEARCH_S
 from .estimator import RateCheck, RateEstimate, check_declared, confident_rate, estimate_rate
 
@@ -42,16 +42,35 @@ def decide_rate(audio: DecodedAudio, model: CTCModel, options: TranscribeOptions
             GIVE_RATE,
         )
     if checked(audio, options):
-        return check_declared_rate(audio, model)
+        decision = check_declared_rate(audio, model)
+        if options.check_rate == "strict" and decision.check and decision.check.mislabelled:
+            raise _mismatch(decision.check)
+        return decision
     return RateDecision(audio)
+
+
+def _mismatch(check: RateCheck) -> SampleRateMismatchError:
+    likely = check.likely
+    return SampleRateMismatchError(
+        f"the audio was declared {check.declared} Hz but the speech sounds like {likely} Hz "
+        f"({check.confidence:.0%}; {check.declared} Hz: {check.fit:.0%}): refused, as "
+        "strict checking asks",
+        Fix(
+            f"if {likely} Hz is right, pass sample_rate={likely}; check_rate=True transcribes "
+            "at the declared rate with a warning",
+            f"if {likely} Hz is right, give --sample-rate {likely}; --check-rate instead of "
+            "--strict-rate transcribes at the declared rate with a warning",
+            f"if {likely} Hz is right, send the form field sample_rate={likely}",
+        ),
+    )
 
 
 def checked(audio: DecodedAudio, options: TranscribeOptions) -> bool:
     """check_rate=None (the default): the rate given for headerless PCM, which carries none
-    of its own; True: any declared rate, a header's too; False: none."""
+    of its own; True or "strict": any declared rate, a header's too; False: none."""
     if options.check_rate is None:
         return options.raw is not None and audio.rate_source == "given"
-    return options.check_rate and audio.rate_source in ("given", "header")
+    return options.check_rate is not False and audio.rate_source in ("given", "header")
 
 
 def check_declared_rate(audio: DecodedAudio, model: CTCModel) -> RateDecision:

@@ -7,7 +7,13 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from ..errors import AudioTooLongError, TimeLimitError, Wav2TextError, reason
+from ..errors import (
+    AudioTooLongError,
+    SampleRateMismatchError,
+    TimeLimitError,
+    Wav2TextError,
+    reason,
+)
 from .metrics import Metrics, request_id
 
 
@@ -24,6 +30,8 @@ def failure_parts(error: Exception, metrics: Metrics) -> tuple[int, dict[str, An
         status, kind, param = 413, "invalid_request_error", "file"
     elif isinstance(error, TimeLimitError):
         status = 503
+    elif isinstance(error, SampleRateMismatchError):
+        status, kind, param = 400, "invalid_request_error", "sample_rate"
     elif isinstance(error, Wav2TextError):
         status, kind, param = 400, "invalid_request_error", "file"
     return status, error_body(reason(error, "http"), kind, param)
