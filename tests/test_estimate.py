@@ -245,7 +245,7 @@ def test_strict_checking_refuses_a_rate_the_speech_does_not_fit(
     assert "Traceback" not in run.stderr and run.stdout == ""
     status, body = failure_parts(caught.value, Metrics(("/",)))
     assert status == 400 and body["error"]["param"] == "sample_rate"
-    assert "form field sample_rate=8000" in body["error"]["message"]
+    assert "declare sample_rate=8000" in body["error"]["message"]
     with pytest.raises(OptionsError, match="strict"):
         TranscribeOptions(check_rate="loose")  # type: ignore[arg-type]
 

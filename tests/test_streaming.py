@@ -78,6 +78,17 @@ def test_a_stream_whose_declared_rate_is_wrong_gets_a_warning(demo: Transcriber)
     assert [e for e in honest if e["type"] == "warning"] == [] and honest[-1]["warnings"] == []
     off = "/v1/audio/stream?format=s16le&sample_rate=16000&check_rate=false"
     assert stream(client, off, data, 8820)[-1]["warnings"] == []  # the control
+    strict = "/v1/audio/stream?format=s16le&sample_rate=16000&check_rate=strict"
+    longer = data * 3  # past the audio the check waits for (27 s declared at 16 kHz)
+    with client.websocket_connect(strict) as socket:
+        for i in range(0, len(longer), 8820):
+            socket.send_bytes(longer[i : i + 8820])
+        event = socket.receive_json()
+        while event["type"] not in ("error", "done"):
+            event = socket.receive_json()
+        assert event["type"] == "error" and "declare sample_rate=44100" in event["message"]
+        with pytest.raises(WebSocketDisconnect):  # the stream takes no more audio
+            socket.receive_json()
 
 
 def test_finals_equal_the_offline_transcript(demo: Transcriber, s16: bytes) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import GIVE_RATE, Fix, InvalidSampleRateError, SampleRateMismatchError
+from ..errors import GIVE_RATE, InvalidSampleRateError
 from ..rate import CANDIDATE_RATES, CHECKED_RATES_HZ, MAX_RATE_HZ, MIN_RATE_HZ, SEARCH_S
 from .estimator import RateCheck, RateEstimate, check_declared, confident_rate, estimate_rate
 
@@ -44,25 +44,9 @@ def decide_rate(audio: DecodedAudio, model: CTCModel, options: TranscribeOptions
     if checked(audio, options):
         decision = check_declared_rate(audio, model)
         if options.check_rate == "strict" and decision.check and decision.check.mislabelled:
-            raise _mismatch(decision.check)
+            raise decision.check.refusal()
         return decision
     return RateDecision(audio)
-
-
-def _mismatch(check: RateCheck) -> SampleRateMismatchError:
-    likely = check.likely
-    return SampleRateMismatchError(
-        f"the audio was declared {check.declared} Hz but the speech sounds like {likely} Hz "
-        f"({check.confidence:.0%}; {check.declared} Hz: {check.fit:.0%}): refused, as "
-        "strict checking asks",
-        Fix(
-            f"if {likely} Hz is right, pass sample_rate={likely}; check_rate=True transcribes "
-            "at the declared rate with a warning",
-            f"if {likely} Hz is right, give --sample-rate {likely}; --check-rate instead of "
-            "--strict-rate transcribes at the declared rate with a warning",
-            f"if {likely} Hz is right, send the form field sample_rate={likely}",
-        ),
-    )
 
 
 def checked(audio: DecodedAudio, options: TranscribeOptions) -> bool:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
-from ..errors import GIVE_RATE, UnknownSampleRateError
+from ..errors import GIVE_RATE, Fix, SampleRateMismatchError, UnknownSampleRateError
 from . import acoustic, weights
 from .spectrum import edge_rates, long_term_spectrum, stopband_edge
 
@@ -227,6 +227,23 @@ class RateCheck:
             f"{self.likely} Hz ({self.confidence:.0%}; {self.declared} Hz: {self.fit:.0%}; read "
             f"at {self.declared} Hz it plays too {speed}, and the transcript is likely wrong); "
             f"if {self.likely} Hz is right, give that rate"
+        )
+
+    def refusal(self) -> SampleRateMismatchError:
+        """What strict checking (check_rate="strict") raises for a mislabelled rate."""
+        likely = self.likely
+        return SampleRateMismatchError(
+            f"the audio was declared {self.declared} Hz but the speech sounds like {likely} "
+            f"Hz ({self.confidence:.0%}; {self.declared} Hz: {self.fit:.0%}): refused, as "
+            "strict checking asks",
+            Fix(
+                f"if {likely} Hz is right, pass sample_rate={likely}; check_rate=True "
+                "transcribes at the declared rate with a warning",
+                f"if {likely} Hz is right, give --sample-rate {likely}; --check-rate instead "
+                "of --strict-rate transcribes at the declared rate with a warning",
+                f"if {likely} Hz is right, declare sample_rate={likely}; check_rate=true "
+                "transcribes at the declared rate with a warning",
+            ),
         )
 
 

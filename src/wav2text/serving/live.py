@@ -187,7 +187,10 @@ class LiveStream:
         model, declared = self.transcriber.model, self.audio.sample_rate
         if len(samples) < MIN_CHECK_S * declared or not np.isfinite(samples).all():
             return
-        warning = check_declared(samples, model, declared, rivals(declared)).warning()
+        check = check_declared(samples, model, declared, rivals(declared))
+        if self.options.check_rate == "strict" and check.mislabelled:
+            raise check.refusal()  # the stream ends with an error event
+        warning = check.warning()
         if warning:
             self.warnings.append(warning)
             self.emit({"type": "warning", "message": warning})

@@ -19,7 +19,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from prometheus_client import Gauge
@@ -84,13 +84,14 @@ def add_stream_route(
             slots.release()
 
 
-def _check_rate(given: str | None) -> bool | None:
-    """?check_rate=false turns the declared rate's check off (true, or absent: on)."""
+def _check_rate(given: str | None) -> bool | Literal["strict"] | None:
+    """?check_rate=false turns the declared rate's check off (true, or absent: on; strict:
+    a mismatch ends the stream with an error event)."""
     if given is None:
         return None
-    if given.lower() not in ("true", "false"):
-        raise OptionsError(f"check_rate is true or false, not {given[:20]!r}")
-    return given.lower() == "true"
+    if given.lower() not in ("true", "false", "strict"):
+        raise OptionsError(f"check_rate is true, false or strict, not {given[:20]!r}")
+    return "strict" if given.lower() == "strict" else given.lower() == "true"
 
 
 def _declared(query: dict[str, str]) -> LiveFormat:
@@ -140,8 +141,9 @@ async def _serve(
     sender = asyncio.create_task(_send(websocket, runner))
     receiver = asyncio.create_task(_receive(websocket, runner, limits))
     draining = asyncio.create_task(drain.begun())
-    try:  # the server going down ends the stream as the client's stop would
-        await asyncio.wait({receiver, draining}, return_when=asyncio.FIRST_COMPLETED)
+    try:  # the server going down ends the stream as the client's stop would, and a
+        # stream that failed (its error event sent) stops taking audio
+        await asyncio.wait({receiver, draining, sender}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in (receiver, draining):
             task.cancel()
