@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .blas import one_blas_thread
 from .ctc import Vocabulary
 from .errors import Fix, ModelLoadError, OptionsError
 from .language import language_code
@@ -152,7 +153,7 @@ class CTCModel:
         alone would give. Unequal lengths need `pads_safely`."""
         if len({len(x) for x in batch}) > 1 and not self.pads_safely:
             raise ValueError("this model cannot batch inputs of different lengths")
-        with warnings.catch_warnings():  # a 1-frame log-mel input has no variance: NaN
+        with one_blas_thread(), warnings.catch_warnings():  # 1 log-mel frame: NaN variance
             warnings.simplefilter("ignore", RuntimeWarning)
             features = self.feature_extractor(
                 list(batch), sampling_rate=self.sampling_rate, return_tensors="pt", padding=True
@@ -200,15 +201,6 @@ class CTCModel:
         return low
 
 
-def _one_blas_thread() -> None:
-    """numpy's BLAS on one thread, process-wide (as torch's threads are): wav2text's matrix
-    products (log-mel features, the rate judge) are small, and idle BLAS threads spin
-    between them: with two, a transcription took twice the CPU time in the same wall time."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
 def load_model(options: ModelOptions) -> CTCModel:
     choice = resolve_model(options.model, options.revision)
     if choice.notice:
@@ -242,7 +234,6 @@ def load_model(options: ModelOptions) -> CTCModel:
     else:
         model, autocast = _for_torch(model, device, options)
         forward = TorchForward(model, autocast)
-    _one_blas_thread()  # after the imports above, which load more BLAS libraries
     return CTCModel(
         model,
         feature_extractor,

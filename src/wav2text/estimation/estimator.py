@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
+from ..blas import one_blas_thread
 from ..errors import GIVE_RATE, Fix, SampleRateMismatchError, UnknownSampleRateError
 from . import acoustic, weights
 from .spectrum import edge_rates, long_term_spectrum, stopband_edge
@@ -83,7 +84,8 @@ def estimate_rate(
 ) -> RateEstimate:
     """Score each candidate rate on one excerpt of mono float samples."""
     started = time.perf_counter()
-    evidence = rate_evidence(samples, model, candidates, excerpt_s)
+    with one_blas_thread():
+        evidence = rate_evidence(samples, model, candidates, excerpt_s)
     return judge(evidence, weights, cost_s=time.perf_counter() - started)
 
 
