@@ -19,6 +19,7 @@ from test_drain import started
 ROUNDS = 14
 PLATEAU_ROUNDS = 6  # the last rounds, where the plateau is measured (allocators warm up first)
 GROWTH_MB = 30.0  # the most memory may rise over them
+MAX_SLOPE_MB = 4.0  # the most a round may add, on a line fitted to them
 
 
 def rss_mb(pid: int) -> float:
@@ -30,9 +31,11 @@ def rss_mb(pid: int) -> float:
 
 def plateaued(rounds: list[float], last: int = PLATEAU_ROUNDS) -> bool:
     """Memory after each round: over the `last` rounds, the last is at most GROWTH_MB above
-    the first of them and above the lowest (a leak of 6 MB a round or more fails)."""
+    the first of them, and a line fitted to them rises at most MAX_SLOPE_MB a round (a leak
+    of 5 MB a round fails; a dip the allocator then fills again does not)."""
     later = rounds[-last:]
-    return later[-1] - later[0] <= GROWTH_MB and later[-1] - min(later) <= GROWTH_MB
+    slope = float(np.polyfit(np.arange(len(later)), later, 1)[0])
+    return later[-1] - later[0] <= GROWTH_MB and slope <= MAX_SLOPE_MB
 
 
 def abuse(port: int, seed: int) -> list[str]:
@@ -85,6 +88,9 @@ def test_the_plateau_rule_refuses_steady_growth() -> None:
     assert not plateaued([566, 734, 784, 771, 762, 834, 850, 870, 880, 900, 915, 930])
     assert not plateaued([500 + 7 * i for i in range(ROUNDS)])
     assert plateaued([720, 730, 763, 780, 818, 829, 843, 846, 846, 848, 850, 849, 851, 850])
+    assert not plateaued([600, 700, 650, 660, 670, 680, 690, 700])  # climbing from a dip
+    # a dip filled again (a CI run on Python 3.12, whose CUDA torch build sits at 1.1 GB)
+    assert plateaued([1114, 1119, 1135, 1167, 1180, 1181, 1189, 1191, 1195, 1206, 1176, 1206])
 
 
 def test_live_stream_abuse_leaves_memory_on_a_plateau(tmp_path: Path) -> None:
