@@ -22,6 +22,7 @@ import torch
 
 from .augment import augment
 from .features import Fbank, check_against_extractor, waveform_input
+from .grow import deepen
 from .model_config import config, encode, greedy_text
 
 RATE = 16000
@@ -173,6 +174,9 @@ class Run:
         self.path = args.run / "checkpoint.pt"
         state = torch.load(self.path, weights_only=False) if self.path.exists() else None
         start = state or (initial_weights(args.init) if args.init else None)
+        if start and not state and args.grow_layers:
+            grown = deepen(start["config"], start["model"], args.grow_layers)
+            start["config"], start["model"] = grown
         self.config = start["config"] if start else config(args.arch, args.width, args.layers)
         self.config.mask_time_prob = args.mask_time_prob
         self.model = AutoModelForCTC.from_config(self.config)
@@ -311,6 +315,11 @@ def arguments() -> argparse.ArgumentParser:
         type=Path,
         help="a new run starts from these weights (fresh optimiser and schedule): "
         "a checkpoint file or an exported model directory",
+    )
+    parser.add_argument(
+        "--grow-layers",
+        type=int,
+        help="a new run from --init first deepens the model to this many blocks (training/grow.py)",
     )
     parser.add_argument("--arch", choices=("w2v-bert", "w2v2"), default="w2v-bert")
     parser.add_argument("--width", type=int, default=144)

@@ -341,16 +341,16 @@ def _serve(args: argparse.Namespace) -> int:
 def _serve_on_ray(args: argparse.Namespace) -> int:
     """serve --ray: replicas on Ray Serve, each loading the model itself."""
     try:
-        from .serving.replicas import application, serve_on_ray
+        from .serving.replicas import serve_on_ray
     except ImportError as err:
         return _missing_extra("serve --ray", "ray-serve", err)
     try:
         limits = _server_limits(args)
         options = TranscribeOptions(segmentation=args.segmentation, **_hotwords(args))
-        app = application(_model_options(args), options, limits, _api_keys(args.api_key),
-                          args.replicas)  # fmt: skip
         print(f"wav2text: serving {args.replicas} replica(s) on Ray Serve", file=sys.stderr)
-        serve_on_ray(args.ray or None, args.host, args.port, app)
+        serve_on_ray(args.ray or None, args.host, args.port, model=_model_options(args),
+                     options=options, limits=limits, api_keys=_api_keys(args.api_key),
+                     replicas=args.replicas)  # fmt: skip
     except Wav2TextError as err:
         print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 2

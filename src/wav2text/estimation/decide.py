@@ -43,8 +43,8 @@ def decide_rate(audio: DecodedAudio, model: CTCModel, options: TranscribeOptions
         )
     if checked(audio, options):
         decision = check_declared_rate(audio, model)
-        if options.check_rate == "strict" and decision.check and decision.check.mislabelled:
-            raise decision.check.refusal()
+        if decision.check:
+            decision.check.enforce(options.check_rate)
         return decision
     return RateDecision(audio)
 

@@ -210,7 +210,7 @@ class RateCheck:
     declared: int
     likely: int  # the best of the standard rates and the declared one's half and double
     confidence: float  # that the true rate is within 10 % of `likely`
-    fit: float = 1.0  # that the true rate is within 10 % of the declared one
+    fit: float  # that the true rate is within 10 % of the declared one
 
     @property
     def mislabelled(self) -> bool:
@@ -231,8 +231,13 @@ class RateCheck:
             f"if {self.likely} Hz is right, give that rate"
         )
 
+    def enforce(self, check_rate: bool | str | None) -> None:
+        """Strict checking (check_rate="strict") refuses a mislabelled rate."""
+        if check_rate == "strict" and self.mislabelled:
+            raise self.refusal()
+
     def refusal(self) -> SampleRateMismatchError:
-        """What strict checking (check_rate="strict") raises for a mislabelled rate."""
+        """What strict checking raises for a mislabelled rate."""
         likely = self.likely
         return SampleRateMismatchError(
             f"the audio was declared {self.declared} Hz but the speech sounds like {likely} "

@@ -6,6 +6,8 @@ on purpose (headers or bodies that trickle in) cut off in bounded time.
   set its headers); 401 in OpenAI's error shape otherwise.
 - `BodyPace`: a request body must keep coming: no gap longer than `body_timeout_s`, and
   after the first `body_timeout_s`, at least `min_body_rate` bytes per second; else 408.
+- `UploadLimit`: a body over the server's upload limit is refused with 413, by its
+  Content-Length or as it arrives.
 - `guarded_h11`: uvicorn's HTTP protocol with a deadline for a request's headers, which
   uvicorn itself lets a client send forever.
 """
@@ -20,6 +22,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .replies import error_reply
 
 OPEN_PATHS = ("/health", "/")  # and everything below OPEN_PREFIX: the page's own files
 OPEN_PREFIX = "/static/"
@@ -148,3 +152,39 @@ def guarded_h11(headers_timeout_s: float) -> type[H11Protocol]:
                 self._deadline = None
 
     return GuardedH11
+
+
+class UploadLimit:
+    """Refuses a request body over `limit` bytes: by its Content-Length, else as it arrives."""
+
+    def __init__(self, app: ASGIApp, limit_mb: float) -> None:
+        self.app = app
+        self.limit_mb = limit_mb
+        self.limit = int(limit_mb * 2**20)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(scope, receive, send)
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _message(self) -> str:
+        return (
+            f"the upload is larger than this server takes ({self.limit_mb:g} MB); "
+            "send a shorter file, or start the server with a larger --max-upload-mb"
+        )
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await error_reply(self._message(), status=413)(scope, receive, send)

@@ -188,8 +188,7 @@ class LiveStream:
         if len(samples) < MIN_CHECK_S * declared or not np.isfinite(samples).all():
             return
         check = check_declared(samples, model, declared, rivals(declared))
-        if self.options.check_rate == "strict" and check.mislabelled:
-            raise check.refusal()  # the stream ends with an error event
+        check.enforce(self.options.check_rate)  # strict: the stream ends with an error event
         warning = check.warning()
         if warning:
             self.warnings.append(warning)
@@ -333,7 +332,8 @@ class _Partials:
         (log_probs,) = self.model.log_probs_batch([audio], self.language.code)
         frames = self.frozen.after(heard).joined(first, log_probs)
         self.frozen = frames.until((self.received - int(FROZEN_AFTER_S * self.rate)) // self.hop)
-        self._show(frames.first, log_probs if frames.log_probs is None else frames.log_probs)
+        assert frames.log_probs is not None  # joined() always holds the new frames
+        self._show(frames.first, frames.log_probs)
 
     def _show(self, first: int, log_probs: np.ndarray) -> None:
         ids, probs = self.decode(log_probs)

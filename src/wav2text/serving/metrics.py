@@ -33,6 +33,11 @@ def request_id() -> str | None:
     return _REQUEST_ID.get()
 
 
+def chosen_request_id(given: str) -> str:
+    """The client's request id if it is sane, else a new one."""
+    return given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 class Metrics:
     """The server's metrics, in a registry of its own (one per app)."""
 
@@ -83,8 +88,7 @@ class Observed:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        rid = chosen_request_id(dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1"))
         token = _REQUEST_ID.set(rid)
         if scope["type"] == "websocket":  # its refusals carry the id; metrics count streams
             try:

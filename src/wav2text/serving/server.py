@@ -31,7 +31,6 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import OptionsError, reason
 from ..options import ServerLimits, TranscribeOptions
@@ -48,7 +47,7 @@ from .forms import (
     form_options,
     response_writer,
 )
-from .guards import ApiKeys, BodyPace, guarded_h11
+from .guards import ApiKeys, BodyPace, UploadLimit, guarded_h11
 from .jobs import JobRunner, add_job_routes, add_no_job_routes
 from .jobstore import JobStore
 from .metrics import ACCESS_LOG, Metrics, Observed
@@ -83,7 +82,7 @@ def create_app(
     metrics.queue.set_function(lambda: model_turn.waiting)
     app = FastAPI(title="wav2text", description=__doc__)
     if limits.max_upload_mb is not None:
-        app.add_middleware(_UploadLimit, limit_mb=limits.max_upload_mb)
+        app.add_middleware(UploadLimit, limit_mb=limits.max_upload_mb)
     app.add_middleware(BodyPace, body_timeout_s=limits.body_timeout_s,
                        min_body_rate=limits.min_body_rate)  # fmt: skip
     if api_keys:
@@ -209,42 +208,6 @@ class _ModelTurn:
             yield replica
         finally:
             self.free.put(replica)
-
-
-class _UploadLimit:
-    """Refuses a request body over `limit` bytes: by its Content-Length, else as it arrives."""
-
-    def __init__(self, app: ASGIApp, limit_mb: float) -> None:
-        self.app = app
-        self.limit_mb = limit_mb
-        self.limit = int(limit_mb * 2**20)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.limit:
-            return await self._refuse(scope, receive, send)
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:
-                raise HTTPException(413, self._message())
-            return message
-
-        await self.app(scope, counted, send)
-
-    def _message(self) -> str:
-        return (
-            f"the upload is larger than this server takes ({self.limit_mb:g} MB); "
-            "send a shorter file, or start the server with a larger --max-upload-mb"
-        )
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await error_reply(self._message(), status=413)(scope, receive, send)
 
 
 def _streamed(
