@@ -83,3 +83,31 @@ def test_the_language_model_never_saw_a_test_sentence() -> None:
     assert shipped == {w for s in taught for w in s.split()}
     only_held_out = {w for s in held_out for w in s.split()} - shipped
     assert only_held_out  # (so the check above could fail: such words exist)
+
+
+def test_grow_layers_keeps_the_trained_blocks_and_adds_silent_ones(tmp_path: Path) -> None:
+    """`train --init ... --grow-layers 8`: the shipped 6 blocks in order, 2 new ones whose
+    residual branches add nothing yet (each then only renormalises the stream)."""
+    from training.grow import BRANCH_OUTPUTS, layer_plan
+
+    args = arguments().parse_args([str(tmp_path / "run"), "--corpus", str(tmp_path),
+                                   "--init", str(BUNDLED_DIR), "--grow-layers", "8"])  # fmt: skip
+    run = Run(args)
+    grown = dict(run.model.state_dict())
+    shipped = load_file(BUNDLED_DIR / "model.safetensors")
+    plan = layer_plan(6, 8)
+    assert run.config.num_hidden_layers == 8
+    assert [old for old, new in plan if not new] == [*range(6)]
+    for position, (source, fresh) in enumerate(plan):
+        prefix, old = f"encoder.layers.{position}.", f"encoder.layers.{source}."
+        for name, tensor in grown.items():
+            if prefix not in name:
+                continue
+            rest = name.split(prefix, 1)[1]
+            silent = fresh and rest.startswith(BRANCH_OUTPUTS)
+            expected = torch.zeros_like(tensor) if silent else shipped[name.replace(prefix, old)]
+            assert torch.equal(tensor, expected), name
+    block = run.model.wav2vec2_bert.encoder.layers[plan.index((2, True))].eval()
+    stream = torch.randn(1, 20, run.config.hidden_size)
+    with torch.no_grad():
+        assert torch.allclose(block(stream)[0], block.final_layer_norm(stream), atol=1e-5)
