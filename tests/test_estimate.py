@@ -6,6 +6,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -295,3 +296,29 @@ def test_the_confidence_bar_is_the_callers_choice(
     for bad in (0, 1.5):
         with pytest.raises(OptionsError, match="rate_confidence is a probability"):
             TranscribeOptions(rate_confidence=bad)
+
+
+def test_an_upload_chooses_its_rate_check_with_the_check_rate_field(
+    bundled: Transcriber, speech: tuple[np.ndarray, int], tmp_path: Path
+) -> None:
+    """check_rate=strict refuses (400, param sample_rate), true warns (a header's rate is
+    not checked by default: the control), a word it does not know names the field."""
+    from starlette.testclient import TestClient
+
+    from wav2text.serving.server import create_app
+
+    client = TestClient(create_app(bundled))
+    lying = wav_labelled(speech, 8000, 16000, tmp_path / "lying.wav").read_bytes()
+
+    def upload(**fields: str) -> Any:
+        files = {"file": ("lying.wav", lying)}
+        return client.post("/v1/audio/transcriptions", files=files, data=fields)
+
+    refused = upload(check_rate="strict")
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "sample_rate"
+    assert "declare sample_rate=8000" in refused.json()["error"]["message"]
+    warned = upload(check_rate="true")
+    assert warned.status_code == 200 and "8000 Hz" in warned.headers["x-wav2text-warning-0"]
+    assert "x-wav2text-warning-0" not in upload().headers  # by default a header is believed
+    wrong = upload(check_rate="loose")
+    assert wrong.status_code == 400 and wrong.json()["error"]["param"] == "check_rate"

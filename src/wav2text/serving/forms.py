@@ -38,6 +38,7 @@ class FormFields:
     raw: str | None = None
     channels: str | None = None
     split_channels: bool = False
+    check_rate: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,9 +52,12 @@ def form_fields(
     raw: Annotated[str | None, Form()] = None,
     channels: Annotated[str | None, Form()] = None,
     split_channels: Annotated[bool, Form()] = False,
+    check_rate: Annotated[str | None, Form()] = None,
 ) -> FormFields:
     """The fields as a FastAPI dependency: `Annotated[FormFields, Depends(form_fields)]`."""
-    return FormFields(language, prompt, hotwords, sample_rate, raw, channels, split_channels)
+    return FormFields(
+        language, prompt, hotwords, sample_rate, raw, channels, split_channels, check_rate
+    )
 
 
 def form_options(
@@ -64,6 +68,8 @@ def form_options(
     try:
         count = None if form.channels is None else _count(form.channels)
         options = _request_options(defaults, form.sample_rate, form.raw, count)
+        if form.check_rate is not None:
+            options = replace(options, check_rate=check_rate_field(form.check_rate))
         if form.split_channels:
             options = replace(options, channels="split")
         options = _with_hotwords(transcriber, options, form.hotwords, form.prompt)
@@ -114,6 +120,14 @@ def _with_hotwords(
     return chosen
 
 
+def check_rate_field(given: str) -> bool | Literal["strict"]:
+    """check_rate as a form field or query parameter: true (check the declared rate, warn
+    on a mismatch), false (no check) or strict (refuse a mismatch)."""
+    if given.lower() not in ("true", "false", "strict"):
+        raise OptionsError(f"check_rate is true, false or strict, not {given[:20]!r}")
+    return "strict" if given.lower() == "strict" else given.lower() == "true"
+
+
 def _count(text: str) -> int:
     """A channel count from a form: ASCII digits only, as the CLI takes it."""
     if not (text.isascii() and text.isdigit() and len(text) <= 2):
@@ -135,6 +149,7 @@ FORM_FIELDS = (
     "response_format",
     "timestamp_granularities[]",
     "hotwords",
+    "check_rate",
 )
 
 

@@ -29,6 +29,7 @@ from ..options import ServerLimits, TranscribeOptions, hotword_list
 from ..pipeline import Transcriber
 from ..rate import parse_rate
 from .drain import SERVICE_RESTART, Drain
+from .forms import check_rate_field
 from .live import Event, LiveFormat, LiveStream
 
 DECLARE = (
@@ -60,7 +61,7 @@ def add_stream_route(
             options = replace(
                 defaults,
                 hotwords=defaults.hotwords + hotword_list(query.get("hotwords", "")),
-                check_rate=_check_rate(query.get("check_rate")),
+                check_rate=_check_rate(query),
             )
             if options.hotwords:
                 next(iter(workers)).decode(options)  # hotwords it cannot take: refused here
@@ -84,14 +85,10 @@ def add_stream_route(
             slots.release()
 
 
-def _check_rate(given: str | None) -> bool | Literal["strict"] | None:
+def _check_rate(query: dict[str, str]) -> bool | Literal["strict"] | None:
     """?check_rate=false turns the declared rate's check off (true, or absent: on; strict:
     a mismatch ends the stream with an error event)."""
-    if given is None:
-        return None
-    if given.lower() not in ("true", "false", "strict"):
-        raise OptionsError(f"check_rate is true, false or strict, not {given[:20]!r}")
-    return "strict" if given.lower() == "strict" else given.lower() == "true"
+    return check_rate_field(query["check_rate"]) if "check_rate" in query else None
 
 
 def _declared(query: dict[str, str]) -> LiveFormat:
