@@ -73,13 +73,15 @@ def test_a_stream_whose_declared_rate_is_wrong_gets_a_warning(demo: Transcriber)
     events = stream(client, "/v1/audio/stream?format=s16le&sample_rate=16000", data, 8820)
     (warning,) = [e for e in events if e["type"] == "warning"]
     assert "declared 16000 Hz" in warning["message"] and "like 44100 Hz" in warning["message"]
+    kinds = [e["type"] for e in events]
+    assert kinds.index("warning") < kinds.index("final")  # heard before any final
     assert events[-1]["warnings"] == [warning["message"]]
     honest = stream(client, "/v1/audio/stream?format=s16le&sample_rate=44100", data, 8820)
     assert [e for e in honest if e["type"] == "warning"] == [] and honest[-1]["warnings"] == []
     off = "/v1/audio/stream?format=s16le&sample_rate=16000&check_rate=false"
     assert stream(client, off, data, 8820)[-1]["warnings"] == []  # the control
     strict = "/v1/audio/stream?format=s16le&sample_rate=16000&check_rate=strict"
-    longer = data * 3  # past the audio the check waits for (27 s declared at 16 kHz)
+    longer = data * 3  # more than the check needs: the stream stops taking it
     with client.websocket_connect(strict) as socket:
         for i in range(0, len(longer), 8820):
             socket.send_bytes(longer[i : i + 8820])

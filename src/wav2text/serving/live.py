@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,9 +30,9 @@ import numpy as np
 
 from ..audio import audio_info, open_audio, to_mono
 from ..ctc import words_of
-from ..errors import AudioTooShortError, EmptyAudioError, OptionsError
+from ..errors import AudioTooShortError, EmptyAudioError, OptionsError, SampleRateMismatchError
 from ..estimation.decide import rivals
-from ..estimation.estimator import EXCERPT_S, check_declared
+from ..estimation.estimator import check_declared
 from ..model import Language
 from ..options import RawFormat, TranscribeOptions
 from ..pipeline import Transcriber
@@ -51,8 +52,8 @@ FROZEN_CONTEXT_S = 0.5  # the model runs from this far before the kept frames' e
 RECENT_S = 6.0  # audio kept for partials (a window that reaches back to the kept frames)
 MAX_BEHIND_S = 1.0  # partials wait while the audio being heard came this long ago
 LIVE_BLOCK_S = 0.05  # decoded blocks this long (offline reads ~4 s at a time)
-RATE_CHECK_EXCERPTS = 1.5  # the declared rate is checked on this many excerpts' samples
-MIN_CHECK_S = 2.0  # a stream shorter than this is not checked
+MIN_CHECK_S = 2.0  # the first check of the declared rate; a shorter stream is not checked
+CHECK_SPEECH_S = 3.0  # the second: this much speech at the highest rival rate
 
 Event = dict[str, Any]
 
@@ -98,6 +99,8 @@ class LiveStream:
         self._arrivals: deque[tuple[int, float]] = deque()  # (bytes received by, when)
         self.closed_at: float | None = None
         self.warnings: list[str] = []
+        checked = self.options.check_rate is not False  # a declared rate nothing vouches for
+        self.finals_wait = _HeldEvents(emit, holding=checked)
 
     def feed(self, data: bytes) -> None:
         self.received_bytes += len(data)
@@ -138,10 +141,10 @@ class LiveStream:
             block_samples=max(1, int(LIVE_BLOCK_S * self.audio.sample_rate)),
         )
         mono = to_mono(opened)
-        if self.options.check_rate is not False:  # a declared rate nothing vouches for
+        if self.finals_wait.holding:
             mono = self._rate_checked(mono)
         blocks = resample_stream(mono, self.audio.sample_rate, model.sampling_rate)
-        finals = _Finals(self.transcriber, self.language, self.options, self.emit)
+        finals = _Finals(self.transcriber, self.language, self.options, self.finals_wait.emit)
         decode = self.transcriber.decode(self.options)
         partials = _Partials(
             self.transcriber,
@@ -165,34 +168,73 @@ class LiveStream:
         self.emit({**done, "audio": audio, "warnings": self.warnings})
 
     def _rate_checked(self, mono: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        """The blocks, passed on; once there are enough samples to score every rival rate on
-        a full excerpt (or the stream ends sooner), the declared rate is tested by the model
-        as a file's given rate is, and a warning event says so if the speech clearly sounds
-        like another."""
-        head: list[np.ndarray] | None = []
-        needed = int(RATE_CHECK_EXCERPTS * EXCERPT_S * max(rivals(self.audio.sample_rate)))
-        held = 0
-        for block in mono:
-            if head is not None:
-                head.append(block)
-                held += len(block)
-                if held >= needed:
-                    self._check_rate(np.concatenate(head))
-                    head = None
-            yield block
-        if head:
-            self._check_rate(np.concatenate(head))
+        """The blocks, passed on, while the declared rate is tested by the model as a
+        file's given rate is: first on MIN_CHECK_S of the stream (at the declared rate), and
+        again, if that found nothing, once the samples would hold CHECK_SPEECH_S of speech at
+        the highest rival rate. A warning event says so if the speech clearly sounds like
+        another rate; finals wait for the first check, so it comes before them."""
+        declared = self.audio.sample_rate
+        due = sorted({int(MIN_CHECK_S * declared), int(CHECK_SPEECH_S * max(rivals(declared)))})
+        head: list[np.ndarray] = []
+        held = checked = 0
+        try:
+            for block in mono:
+                if due:
+                    head.append(block)
+                    held += len(block)
+                    if held >= due[0]:
+                        due = [] if self._check_rate(np.concatenate(head)) else due[1:]
+                        checked = held
+                        self.finals_wait.release()
+                yield block
+            if due and held > checked:  # the stream ended before the last check
+                self._check_rate(np.concatenate(head))
+        except SampleRateMismatchError:
+            self.finals_wait.drop()  # strict: a refused stream's words are not sent
+            raise
+        finally:
+            self.finals_wait.release()
 
-    def _check_rate(self, samples: np.ndarray) -> None:
+    def _check_rate(self, samples: np.ndarray) -> bool:
+        """Whether the check warned (and so is done)."""
         model, declared = self.transcriber.model, self.audio.sample_rate
         if len(samples) < MIN_CHECK_S * declared or not np.isfinite(samples).all():
-            return
+            return False
         check = check_declared(samples, model, declared, rivals(declared))
         check.enforce(self.options.check_rate)  # strict: the stream ends with an error event
         warning = check.warning()
         if warning:
             self.warnings.append(warning)
             self.emit({"type": "warning", "message": warning})
+        return warning is not None
+
+
+class _HeldEvents:
+    """Events passed on to `emit`, or, while `holding`, kept until `release` (in order) or
+    `drop`; safe across threads (the rate check runs on the prefetching thread)."""
+
+    def __init__(self, emit: Callable[[Event], None], holding: bool) -> None:
+        self._emit, self._held, self._lock = emit, list[Event](), threading.Lock()
+        self.holding = holding
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            if self.holding:
+                self._held.append(event)
+            else:
+                self._emit(event)
+
+    def release(self) -> None:
+        with self._lock:
+            self.holding = False
+            for event in self._held:
+                self._emit(event)
+            self._held.clear()
+
+    def drop(self) -> None:
+        with self._lock:
+            self.holding = False
+            self._held.clear()
 
 
 class _Finals:
