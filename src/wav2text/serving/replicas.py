@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..options import ModelOptions, ServerLimits, TranscribeOptions
-from .guards import UploadLimit
+from .guards import ApiKeys, UploadLimit
 from .relay import Relayed, Start, front, play
 from .replies import error_reply
 
@@ -62,7 +62,7 @@ def _from_proxy(app: ASGIApp) -> ASGIApp:
     return whole_paths
 
 
-def _front(limits: ServerLimits) -> ASGIApp:  # runs in the front's replica
+def _front(limits: ServerLimits, api_keys: tuple[str, ...]) -> ASGIApp:  # in the front's replica
     from ray import serve
     from ray.exceptions import RayActorError
     from starlette.applications import Starlette
@@ -80,11 +80,12 @@ def _front(limits: ServerLimits) -> ASGIApp:  # runs in the front's replica
         return error_reply(str(error.detail), status=error.status_code)
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-    mb = limits.max_upload_mb
-    held = [] if mb is None else [Middleware(UploadLimit, limit_mb=mb)]
+    guards = [Middleware(ApiKeys, keys=api_keys, error=error_reply)] if api_keys else []
+    if limits.max_upload_mb is not None:  # the front holds each upload while it relays it
+        guards.append(Middleware(UploadLimit, limit_mb=limits.max_upload_mb))
     return Starlette(
         routes=[Route("/{path:path}", front(send, (RayActorError,)), methods=methods)],
-        middleware=held,  # the front holds each upload while it relays it
+        middleware=guards,  # a request without a key is refused before its body is read
         exception_handlers={HTTPException: refused},
     )
 
@@ -116,7 +117,7 @@ def deploy(
     )
 
     def build_front() -> ASGIApp:
-        return _front(limits)
+        return _front(limits, api_keys)
 
     serve.run(relays(serve.ingress(build_front)()).bind(), name=DEPLOYMENT, route_prefix="/")
 
