@@ -1,6 +1,7 @@
 """Serving throughput with 1 and with N model replicas, side by side in one run:
 
     python benchmarks/bench_workers.py [--workers 2] [--requests 24] [--clients 4] [--rounds 2]
+                                       [--only bundled|base]
 
 A real `wav2text serve` (its own process, one thread per worker) answers `--clients`
 concurrent clients posting a clip of real speech (the real recordings in tests/data/real,
@@ -95,13 +96,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=24)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", choices=("bundled", "base"), help="one model, not both")
     args = parser.parse_args()
     print(f"CPU: {cpu()}")
     with tempfile.TemporaryDirectory() as work:
-        models = {
-            "bundled demo model": BUNDLED_MODEL,
-            "wav2vec2-base size": str(make_model(Path(work) / "base", size=BASE)),
-        }
+        models = {}
+        if args.only != "base":
+            models["bundled demo model"] = BUNDLED_MODEL
+        if args.only != "bundled":
+            models["wav2vec2-base size"] = str(make_model(Path(work) / "base", size=BASE))
         body = clip(Path(work) / "clip.wav").read_bytes()
         for name, model in models.items():
             results: dict[int, list[tuple[float, list[float]]]] = {1: [], args.workers: []}

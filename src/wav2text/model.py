@@ -16,6 +16,7 @@ import torch
 from .blas import one_blas_thread
 from .ctc import Vocabulary
 from .errors import Fix, ModelLoadError, OptionsError
+from .features import FastFbank
 from .language import language_code
 from .options import DEFAULT_CHUNK_LENGTH_S, DEFAULT_STRIDE_LENGTH_S, ModelOptions
 from .resolve import BundledModelWarning, resolve_model
@@ -54,6 +55,7 @@ class CTCModel:
         self.location = location or name  # what from_pretrained loaded (a directory or hub id)
         self.autocast = autocast  # run in this precision, weights kept float32 (CPU)
         self.feature_extractor = feature_extractor
+        self.fbank = FastFbank.for_extractor(feature_extractor)  # None: the extractor's own
         self.name = name
         self.sampling_rate: int = int(feature_extractor.sampling_rate)
         self.hop: int = _frame_hop(model.config)
@@ -153,11 +155,7 @@ class CTCModel:
         alone would give. Unequal lengths need `pads_safely`."""
         if len({len(x) for x in batch}) > 1 and not self.pads_safely:
             raise ValueError("this model cannot batch inputs of different lengths")
-        with one_blas_thread(), warnings.catch_warnings():  # 1 log-mel frame: NaN variance
-            warnings.simplefilter("ignore", RuntimeWarning)
-            features = self.feature_extractor(
-                list(batch), sampling_rate=self.sampling_rate, return_tensors="pt", padding=True
-            )
+        features = self._features(batch)
         first = next(iter(features.values()))
         if first.shape[1] == 0 or not torch.isfinite(first).all():
             # too short for the extractor to make a frame it can normalise (log-mel models)
@@ -172,6 +170,16 @@ class CTCModel:
         lengths = self._output_lengths(features.get("attention_mask"), logits.shape[:2])
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
         return [row[:n] for row, n in zip(log_probs, lengths, strict=True)]
+
+    def _features(self, batch: Sequence[np.ndarray]) -> Any:
+        fast = self.fbank(batch) if self.fbank else None
+        if fast is not None:
+            return fast
+        with one_blas_thread(), warnings.catch_warnings():  # 1 log-mel frame: NaN variance
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return self.feature_extractor(
+                list(batch), sampling_rate=self.sampling_rate, return_tensors="pt", padding=True
+            )
 
     def _output_lengths(self, mask: torch.Tensor | None, shape: torch.Size) -> list[int]:
         batch, frames = shape
