@@ -49,10 +49,15 @@ def main() -> None:
         paths = files(Path(work), args.files, args.seconds)
         audio_s = sum(p.stat().st_size - 44 for p in paths) / 32000
 
-        def threads() -> list[str]:
+        copies = [model] + [Transcriber(ModelOptions(BUNDLED_MODEL, threads=1))
+                            for _ in range(cores - 1)]  # fmt: skip
+
+        def threads(models: list[Transcriber]) -> list[str]:
             halves = [paths[i::cores] for i in range(cores)]
             with ThreadPoolExecutor(cores) as pool:
-                parts = list(pool.map(lambda h: texts(model.transcribe_many(h)), halves))
+                runs = [pool.submit(lambda m=m, h=h: texts(m.transcribe_many(h)))
+                        for m, h in zip(models, halves, strict=True)]  # fmt: skip
+                parts = [run.result() for run in runs]
             out = [""] * len(paths)
             for i, part in enumerate(parts):
                 out[i::cores] = part
@@ -61,7 +66,8 @@ def main() -> None:
         ways = {
             "one process": lambda: texts(model.transcribe_many(paths)),
             f"{cores} worker processes": lambda: texts(model.transcribe_many(paths, workers=cores)),
-            f"{cores} threads, one model": threads,
+            f"{cores} threads, one model": lambda: threads([model] * cores),
+            f"{cores} threads, a model each": lambda: threads(copies),
         }
         best: dict[str, float] = {}
         said: dict[str, list[str]] = {}
