@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2FeatureExtractor
 
-FRAME, HOP, FFT, PREEMPHASIS, MEL_FLOOR = 400, 160, 512, 0.97, 1.192092955078125e-07
+from wav2text.features import FFT, FRAME, HOP, MEL_FLOOR, PREEMPHASIS  # one Kaldi framing
+
 VTLP_CUTOFF_HZ = 4800.0  # the warp is linear up to about here, then bends to meet Nyquist
 
 

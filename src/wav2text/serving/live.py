@@ -99,8 +99,8 @@ class LiveStream:
         self._arrivals: deque[tuple[int, float]] = deque()  # (bytes received by, when)
         self.closed_at: float | None = None
         self.warnings: list[str] = []
-        checked = self.options.check_rate is not False  # a declared rate nothing vouches for
-        self.finals_wait = _HeldEvents(emit, holding=checked)
+        self.checks_rate = self.options.check_rate is not False  # nothing vouches for the rate
+        self.finals_wait = _HeldEvents(emit, holding=self.checks_rate)
 
     def feed(self, data: bytes) -> None:
         self.received_bytes += len(data)
@@ -141,7 +141,7 @@ class LiveStream:
             block_samples=max(1, int(LIVE_BLOCK_S * self.audio.sample_rate)),
         )
         mono = to_mono(opened)
-        if self.finals_wait.holding:
+        if self.checks_rate:
             mono = self._rate_checked(mono)
         blocks = resample_stream(mono, self.audio.sample_rate, model.sampling_rate)
         finals = _Finals(self.transcriber, self.language, self.options, self.finals_wait.emit)
