@@ -1,6 +1,6 @@
 """A batch of files on one core and on all of them: one process, worker processes
-(transcribe_many(workers=N), the CLI's default for large batches) and threads sharing one
-model, side by side in one run.
+(transcribe_many(workers=N); the CLI's default: this process and a forked worker per core)
+and threads, side by side in one run.
 
     python benchmarks/bench_batch.py [--files 16] [--seconds 15] [--repeats 2]
 
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench_speed import cpu, joined, speech, write_wav
-from wav2text import ModelOptions, Transcriber
+from wav2text import ModelOptions, Transcriber, parallel
 from wav2text.cores import usable_cores
 from wav2text.resolve import BUNDLED_MODEL
 
@@ -63,9 +63,19 @@ def main() -> None:
                 out[i::cores] = part
             return out
 
+        def processes(method: str, count: int) -> list[str]:
+            default = parallel.start_method
+            parallel.start_method = lambda: method  # type: ignore[assignment]
+            try:
+                return texts(model.transcribe_many(paths, workers=count))
+            finally:
+                parallel.start_method = default  # type: ignore[assignment]
+
         ways = {
             "one process": lambda: texts(model.transcribe_many(paths)),
-            f"{cores} worker processes": lambda: texts(model.transcribe_many(paths, workers=cores)),
+            f"{cores + 1} processes, forked": lambda: processes("fork", cores + 1),
+            f"{cores} processes, forked": lambda: processes("fork", cores),
+            f"{cores} processes, spawned": lambda: processes("spawn", cores),
             f"{cores} threads, one model": lambda: threads([model] * cores),
             f"{cores} threads, a model each": lambda: threads(copies),
         }
@@ -82,7 +92,7 @@ def main() -> None:
         same = said[name] == said["one process"]
         verdict = "identical" if same else "DIFFER"
         print(
-            f"  {name:24s} {seconds:6.1f} s  {audio_s / seconds:6.1f}x real time  "
+            f"  {name:26s} {seconds:6.1f} s  {audio_s / seconds:6.1f}x real time  "
             f"{base / seconds:5.2f}x one process  transcripts {verdict}"
         )
 

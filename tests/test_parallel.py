@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from wav2text import AudioDecodeError, ModelOptions, OptionsError, Transcriber
+from wav2text import AudioDecodeError, ModelOptions, OptionsError, Transcriber, parallel
 from wav2text.batch import AUTO_MIN_BYTES, AUTO_MIN_FILES, CORES_PER_PROCESS, batch_workers
 from wav2text.cli import main
 from wav2text.cores import suggested_workers, usable_cores
@@ -38,11 +38,14 @@ def demo() -> Transcriber:
     return Transcriber(ModelOptions("wav2text:demo-en", threads=1))
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_workers_give_the_outcomes_of_one_process_in_order(
-    demo: Transcriber, inputs: list[Path], monkeypatch: pytest.MonkeyPatch
+    demo: Transcriber, inputs: list[Path], monkeypatch: pytest.MonkeyPatch, method: str
 ) -> None:
     """This process is slowed down (1 s an input) so that the worker, once it has loaded the
-    model, takes inputs too: both kinds of outcome are compared."""
+    model, takes inputs too: both kinds of outcome are compared, from a forked worker (which
+    inherits the slowdown) and a spawned one (which loads its own model)."""
+    monkeypatch.setattr(parallel, "start_method", lambda: method)
     alone = list(demo.transcribe_many(inputs))
     here = []
     original = demo.transcribe_many
@@ -85,9 +88,25 @@ def test_the_cli_writes_the_same_outputs_with_workers(inputs: list[Path], tmp_pa
         assert (tmp_path / "1" / name).read_text() == (tmp_path / "2" / name).read_text()
 
 
-def test_the_cli_starts_workers_only_for_batches_that_repay_them(
+def test_forked_workers_serve_any_batch_of_two_files_or_more(
     demo: Transcriber, tmp_path: Path
 ) -> None:
+    """A fork starts in milliseconds: this process and one worker per core, whatever the
+    batch's size (as memory allows)."""
+    assert parallel.start_method() == "fork"  # Linux, no CUDA
+    names = []
+    for i in range(3):
+        names.append(str(tmp_path / f"s{i}.wav"))
+        Path(names[-1]).write_bytes(bytes(1000))
+    expected = min(suggested_workers(demo.model) + 1, usable_cores() // CORES_PER_PROCESS + 1)
+    assert batch_workers(names, demo.model) == min(expected, 3)
+    assert batch_workers(names[:1], demo.model) == 1
+
+
+def test_spawned_workers_serve_only_batches_that_repay_their_start(
+    demo: Transcriber, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "start_method", lambda: "spawn")
     small = []
     for i in range(AUTO_MIN_FILES):
         small.append(tmp_path / f"s{i}.wav")

@@ -93,8 +93,9 @@ def _add_transcribe_parser(commands: argparse._SubParsersAction) -> None:
         "--workers",
         type=_positive_int,
         metavar="N",
-        help="processes, each with its own copy of the model (with --ray: Ray workers); "
-        "default: one per two cores for batches of 4+ files and 4+ MB, else one",
+        help="processes running the model, this one included (forked with the model loaded "
+        "where the OS can; with --ray: Ray workers); default: this one and one per core for "
+        "2+ files (where workers must load their own model: 4+ files and 10+ MB), else one",
     )
     run.add_argument(
         "--skip-existing",

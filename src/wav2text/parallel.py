@@ -2,13 +2,18 @@
 share of the cores, files handed out in order and outcomes given back in input order.
 
 Processes, not threads: a small model's time is mostly Python (VAD, decoding, the LM's
-beam search), which threads would take turns on (measured: benchmarks/bench_batch.py). A
-worker is started with "spawn" (a fork would inherit torch's thread pools mid-use) and
-loads its own model, seconds during which this process works alone.
+beam search), which threads would take turns on (measured: benchmarks/bench_batch.py). Where
+the OS forks (Linux, macOS), a worker is a fork of this process with its loaded model (pages
+shared until written): it starts in milliseconds instead of the seconds a fresh interpreter
+takes to import torch and load the model, a third of a short batch on two cores. Like torch's
+own DataLoader workers, a forked worker runs torch on one thread, so it never enters the
+parent's OpenMP pool. Elsewhere ("spawn") each worker loads its own model while this process
+works alone.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import warnings
 from collections import deque
@@ -49,15 +54,10 @@ def outcomes_in_processes(
     `workers - 1` more, one CPU thread each. This process starts at once while the others
     load the model; an input goes to a loaded worker with fewer than QUEUED_PER_WORKER
     waiting, else is done here, so the batch is never held up by the workers' start."""
-    import multiprocessing
-
     import torch
 
     options = replace(options, progress=None)  # a callable cannot cross to a process
-    context = multiprocessing.get_context("spawn")
-    ready = context.Value("i", 0)
-    model = replace(local.options, threads=1)
-    pool = context.Pool(workers - 1, _start, (type(local), model, ready))
+    pool, ready = _pool(local, workers - 1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     slots: deque[Any] = deque()  # in input order: an AsyncResult, or an outcome
@@ -87,14 +87,58 @@ def _outcome(slot: Any) -> Transcript | Exception:
     return slot.get() if isinstance(slot, AsyncResult) else slot
 
 
-def _start(kind: type[Local], model: ModelOptions, ready: Any) -> None:
-    """A worker's start: the caller's Transcriber class (passed by reference) loads the
-    model."""
+def start_method() -> str:
+    """ "fork" where the OS has it and CUDA is not in use (a forked child cannot use the
+    parent's CUDA context), else "spawn"."""
+    import torch
+
+    if "fork" not in multiprocessing.get_all_start_methods() or torch.cuda.is_initialized():
+        return "spawn"
+    return "fork"
+
+
+def _pool(local: Local, count: int) -> tuple[Any, Any]:
+    """`count` workers, each with `local`'s model, and the count of those ready."""
+    method = start_method()
+    context = multiprocessing.get_context(method)
+    ready = context.Value("i", 0)
+    if method == "spawn":
+        return context.Pool(
+            count, _load, (type(local), replace(local.options, threads=1), ready)
+        ), ready
+    with warnings.catch_warnings():  # Python 3.12+ warns of forking a process with threads:
+        warnings.simplefilter("ignore", DeprecationWarning)  # see the module's docstring
+        return context.Pool(count, _adopt, (local, ready)), ready
+
+
+def _adopt(local: Local, ready: Any) -> None:
+    """A forked worker's start: the model it inherited, on one thread."""
+    import torch
+
     global _worker
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _ignore_ctrl_c()
+    torch.set_num_threads(1)
+    _worker = local
+    _started(ready)
+
+
+def _load(kind: type[Local], model: ModelOptions, ready: Any) -> None:
+    """A spawned worker's start: the caller's Transcriber class (passed by reference) loads
+    the model."""
+    global _worker
+    _ignore_ctrl_c()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the parent said what there was to say
         _worker = kind(model)  # type: ignore[call-arg]
+    _started(ready)
+
+
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's end (a fork inherits the CLI's)
+
+
+def _started(ready: Any) -> None:
     with ready.get_lock():
         ready.value += 1
 

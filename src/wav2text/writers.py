@@ -255,26 +255,29 @@ def write_atomic(
     """Write to a temporary file beside `path`, then rename: never a partial output. The
     output gets the mode a plain open() would give it (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name[:_PART_PREFIX_CHARS]}."
-    handle, temp = _new_part(path.parent / prefix)
-    try:
+    prefix = path.parent / f".{path.name[:_PART_PREFIX_CHARS]}."
+    temp = ""
+    try:  # the name is known before the file exists: Ctrl-C at any point leaves no temporary
+        handle = None
+        while handle is None:
+            temp = f"{prefix}{secrets.token_hex(6)}{PART}"
+            handle = _create(temp)
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
             writer(fmt, layout).write(transcript, file)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        if temp:
+            Path(temp).unlink(missing_ok=True)
         raise
 
 
-def _new_part(prefix: Path) -> tuple[int, str]:
-    """A new temporary file `prefix` + a random name + PART, created with mode 0666 so the
-    kernel applies the umask as open() would (nothing process-wide is read or changed)."""
-    while True:
-        name = f"{prefix}{secrets.token_hex(6)}{PART}"
-        try:
-            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
-        except FileExistsError:
-            continue
+def _create(name: str) -> int | None:
+    """A new file, created with mode 0666 so the kernel applies the umask as open() would
+    (nothing process-wide is read or changed); None if the name is taken."""
+    try:
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return None
 
 
 def stale_parts(path: Path) -> list[Path]:
