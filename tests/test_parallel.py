@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -101,6 +102,25 @@ def test_forked_workers_serve_any_batch_of_two_files_or_more(
     expected = min(suggested_workers(demo.model) + 1, usable_cores() // CORES_PER_PROCESS + 1)
     assert batch_workers(names, demo.model) == min(expected, 3)
     assert batch_workers(names[:1], demo.model) == 1
+
+
+def test_a_batch_started_beside_other_threads_spawns_its_workers() -> None:
+    """A fork copies only the calling thread: a lock another thread holds stays held in the
+    child. So a batch started from a thread, or while another thread works, spawns."""
+    chosen: list[str] = []
+    worker = threading.Thread(target=lambda: chosen.append(parallel.start_method()))
+    worker.start()
+    worker.join()
+    release = threading.Event()
+    busy = threading.Thread(target=release.wait)
+    busy.start()
+    try:
+        chosen.append(parallel.start_method())
+    finally:
+        release.set()
+        busy.join()
+    assert chosen == ["spawn", "spawn"]
+    assert parallel.start_method() == "fork"  # the control: alone on the main thread
 
 
 def test_spawned_workers_serve_only_batches_that_repay_their_start(

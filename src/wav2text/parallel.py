@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -88,13 +89,23 @@ def _outcome(slot: Any) -> Transcript | Exception:
 
 
 def start_method() -> str:
-    """ "fork" where the OS has it and CUDA is not in use (a forked child cannot use the
-    parent's CUDA context), else "spawn"."""
+    """How workers start: "fork" where the OS has it, CUDA is not in use (a forked child
+    cannot use the parent's CUDA context) and no other thread of the caller's is at work (a
+    fork copies only the calling thread, and a lock another one held stays held in the
+    child: a batch started from a server's request thread, say); else "spawn"."""
     import torch
 
     if "fork" not in multiprocessing.get_all_start_methods() or torch.cuda.is_initialized():
         return "spawn"
+    if threading.current_thread() is not threading.main_thread() or _other_threads():
+        return "spawn"
     return "fork"
+
+
+def _other_threads() -> bool:
+    """Python threads besides this one, daemon helpers (tqdm's monitor) aside."""
+    me = threading.current_thread()
+    return any(t is not me and not t.daemon for t in threading.enumerate())
 
 
 def _pool(local: Local, count: int) -> tuple[Any, Any]:
