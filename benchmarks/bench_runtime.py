@@ -7,7 +7,8 @@ every figure is a ratio to torch float32 forward-only on the same pieces in the 
 Speed: wav2vec2-base-sized random weights (base-960h's compute) and the bundled demo model, on
 held-out sentences in the demo's voices (bench_speed.speech), VAD-segmented as by default.
 Agreement: with torch float32, letters (base: random weights have no words) and words (the
-bundled model, on the same speech and on the real clips in tests/data/real).
+bundled model, on the same speech, on the real clips in tests/data/real and, with --corpus
+DIR, on the training recipe's held-out voice and Kokoro splits).
 Export time, cache size and first-call latency use a fresh cache folder.
 """
 
@@ -137,9 +138,32 @@ def agreement(reference: str, hypothesis: str) -> str:
 def words_on_real_clips(threads: int) -> None:
     clips = sorted(p for p in REAL.iterdir() if p.suffix in (".wav", ".flac", ".mp3", ".aiff"))
     clips = [c for c in clips if "u8" not in c.name]
+    words_on(f"{len(clips)} real clips", clips, threads)
+
+
+def words_on_corpus(corpus: Path, work: Path, threads: int) -> None:
+    """The training recipe's held-out splits (python -m training.corpus), if made: each
+    split's first CORPUS_UTTERANCES as one file with 0.5 s pauses."""
+    for split in ("test-held-out-voice", "test-kokoro"):
+        if not (corpus / f"{split}.tsv").exists():
+            continue
+        rows = [line.split("\t") for line in (corpus / f"{split}.tsv").read_text().splitlines()]
+        pcm = np.memmap(corpus / f"{split}.pcm", dtype=np.int16, mode="r")
+        pause = np.zeros(8000, np.float32)
+        parts = [pcm[int(r[0]) : int(r[0]) + int(r[1])] / 32768 for r in rows[:CORPUS_UTTERANCES]]
+        audio = np.concatenate([x for part in parts for x in (part, pause)])
+        words_on(
+            f"{split} ({len(parts)} utterances)", [write_wav(work / f"{split}.wav", audio)], threads
+        )
+
+
+CORPUS_UTTERANCES = 100
+
+
+def words_on(name: str, clips: list[Path], threads: int) -> None:
     reference = load(BUNDLED_MODEL, SETUPS[0], threads)
     expected = [reference.transcribe(c).text for c in clips]
-    print(f"\nbundled model on {len(clips)} real clips: word agreement with torch fp32")
+    print(f"\nbundled model on {name}: word agreement with torch fp32")
     for setup in SETUPS[1:]:
         transcriber = load(BUNDLED_MODEL, setup, threads)
         got = [transcriber.transcribe(c).text for c in clips]
@@ -157,6 +181,11 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-base", action="store_true")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="also words on the recipe's held-out splits there (python -m training.corpus)",
+    )
     parser.add_argument(
         "--only",
         nargs="+",
@@ -185,6 +214,8 @@ def main() -> None:
         for threads in (int(t) for t in args.threads.split(",")):
             speed(models, audio, wav, threads, args.repeats)
         words_on_real_clips(1)
+        if args.corpus:
+            words_on_corpus(args.corpus, Path(work), 1)
 
 
 if __name__ == "__main__":
