@@ -164,8 +164,8 @@ def run_batch(
 # On 2 cores (benchmarks/bench_batch.py) a second spawned process gave 0.93x on 4 MB of WAV,
 # 1.31x on 15 MB and 1.67x on 77 MB. A forked one starts in milliseconds: any batch of two
 # files or more, with this process beside one worker per core (it takes an input only when
-# every worker has QUEUED_PER_WORKER waiting): 40 files of 15 s on 2 cores, 2.1x one process
-# against 1.7x for one worker beside it.
+# every worker has QUEUED_PER_WORKER waiting): 40 files of 15 s on 2 cores, 1.89x one
+# process against 1.83x for one worker beside it.
 AUTO_MIN_FILES = 4
 AUTO_MIN_BYTES = 10_000_000
 CORES_PER_PROCESS = 1

@@ -2,8 +2,8 @@
 share of the cores, files handed out in order and outcomes given back in input order.
 
 Processes, not threads: a small model's time is mostly Python (VAD, decoding, the LM's
-beam search), which threads would take turns on (measured: benchmarks/bench_batch.py). Where
-the OS forks (Linux, macOS), a worker is a fork of this process with its loaded model (pages
+beam search), which threads would take turns on (measured: benchmarks/bench_batch.py). On
+Linux a worker is a fork of this process with its loaded model (pages
 shared until written): it starts in milliseconds instead of the seconds a fresh interpreter
 takes to import torch and load the model, a third of a short batch on two cores. Like torch's
 own DataLoader workers, a forked worker runs torch on one thread, so it never enters the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import sys
 import threading
 import warnings
 from collections import deque
@@ -89,13 +90,14 @@ def _outcome(slot: Any) -> Transcript | Exception:
 
 
 def start_method() -> str:
-    """How workers start: "fork" where the OS has it, CUDA is not in use (a forked child
+    """How workers start: "fork" on Linux (macOS's system libraries are not fork-safe, hence
+    Python's own "spawn" default there) where CUDA is not in use (a forked child
     cannot use the parent's CUDA context) and no other thread of the caller's is at work (a
     fork copies only the calling thread, and a lock another one held stays held in the
     child: a batch started from a server's request thread, say); else "spawn"."""
     import torch
 
-    if "fork" not in multiprocessing.get_all_start_methods() or torch.cuda.is_initialized():
+    if not sys.platform.startswith("linux") or torch.cuda.is_initialized():
         return "spawn"
     if threading.current_thread() is not threading.main_thread() or _other_threads():
         return "spawn"
@@ -127,7 +129,7 @@ def _adopt(local: Local, ready: Any) -> None:
     import torch
 
     global _worker
-    _ignore_ctrl_c()
+    _signals_for_a_worker()
     torch.set_num_threads(1)
     _worker = local
     _started(ready)
@@ -137,14 +139,14 @@ def _load(kind: type[Local], model: ModelOptions, ready: Any) -> None:
     """A spawned worker's start: the caller's Transcriber class (passed by reference) loads
     the model."""
     global _worker
-    _ignore_ctrl_c()
+    _signals_for_a_worker()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the parent said what there was to say
         _worker = kind(model)  # type: ignore[call-arg]
     _started(ready)
 
 
-def _ignore_ctrl_c() -> None:
+def _signals_for_a_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's end (a fork inherits the CLI's)
 
