@@ -65,7 +65,7 @@ def main() -> None:
 
         def processes(method: str, count: int) -> list[str]:
             default = parallel.start_method
-            parallel.start_method = lambda: method  # type: ignore[assignment]
+            parallel.start_method = lambda *_: method  # type: ignore[assignment]
             try:
                 return texts(model.transcribe_many(paths, workers=count))
             finally:

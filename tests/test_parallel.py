@@ -46,7 +46,7 @@ def test_workers_give_the_outcomes_of_one_process_in_order(
     """This process is slowed down (1 s an input) so that the worker, once it has loaded the
     model, takes inputs too: both kinds of outcome are compared, from a forked worker (which
     inherits the slowdown) and a spawned one (which loads its own model)."""
-    monkeypatch.setattr(parallel, "start_method", lambda: method)
+    monkeypatch.setattr(parallel, "start_method", lambda *_: method)
     alone = list(demo.transcribe_many(inputs))
     here = []
     original = demo.transcribe_many
@@ -121,12 +121,13 @@ def test_a_batch_started_beside_other_threads_spawns_its_workers() -> None:
         busy.join()
     assert chosen == ["spawn", "spawn"]
     assert parallel.start_method() == "fork"  # the control: alone on the main thread
+    assert parallel.start_method("openvino") == "spawn"  # TBB's pool is not fork-safe
 
 
 def test_spawned_workers_serve_only_batches_that_repay_their_start(
     demo: Transcriber, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(parallel, "start_method", lambda: "spawn")
+    monkeypatch.setattr(parallel, "start_method", lambda *_: "spawn")
     small = []
     for i in range(AUTO_MIN_FILES):
         small.append(tmp_path / f"s{i}.wav")

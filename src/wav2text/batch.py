@@ -182,7 +182,7 @@ def batch_workers(inputs: Sequence[str], model: CTCModel) -> int:
     per_cores = max(1, usable_cores() // CORES_PER_PROCESS)
     if model.device.type != "cpu":
         return 1  # one GPU: passes queue on it anyway
-    if start_method() == "fork":
+    if start_method(model.runtime) == "fork":
         return min(suggested_workers(model) + 1, per_cores + 1, len(paths))
     if len(paths) < AUTO_MIN_FILES:
         return 1

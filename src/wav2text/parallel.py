@@ -89,15 +89,18 @@ def _outcome(slot: Any) -> Transcript | Exception:
     return slot.get() if isinstance(slot, AsyncResult) else slot
 
 
-def start_method() -> str:
+def start_method(runtime: str = "torch") -> str:
     """How workers start: "fork" on Linux (macOS's system libraries are not fork-safe, hence
-    Python's own "spawn" default there) where CUDA is not in use (a forked child
-    cannot use the parent's CUDA context) and no other thread of the caller's is at work (a
-    fork copies only the calling thread, and a lock another one held stays held in the
-    child: a batch started from a server's request thread, say); else "spawn"."""
+    Python's own "spawn" default there) for a torch model on the CPU (a forked child cannot
+    use the parent's CUDA context, nor the thread pools of ONNX Runtime or OpenVINO's TBB)
+    when no other thread of the caller's is at work (a fork copies only the calling thread,
+    and a lock another one held stays held in the child: a batch started from a server's
+    request thread, say); else "spawn"."""
     import torch
 
-    if not sys.platform.startswith("linux") or torch.cuda.is_initialized():
+    if not sys.platform.startswith("linux") or runtime != "torch":
+        return "spawn"
+    if torch.cuda.is_initialized():
         return "spawn"
     if threading.current_thread() is not threading.main_thread() or _other_threads():
         return "spawn"
@@ -112,7 +115,7 @@ def _other_threads() -> bool:
 
 def _pool(local: Local, count: int) -> tuple[Any, Any]:
     """`count` workers, each with `local`'s model, and the count of those ready."""
-    method = start_method()
+    method = start_method(local.options.runtime)
     context = multiprocessing.get_context(method)
     ready = context.Value("i", 0)
     if method == "spawn":
