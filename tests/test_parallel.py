@@ -112,7 +112,7 @@ def test_a_batch_started_beside_other_threads_spawns_its_workers() -> None:
     worker.start()
     worker.join()
     release = threading.Event()
-    busy = threading.Thread(target=release.wait)
+    busy = threading.Thread(target=release.wait, daemon=True)  # a daemon holds locks too
     busy.start()
     try:
         chosen.append(parallel.start_method())

@@ -108,9 +108,15 @@ def start_method(runtime: str = "torch") -> str:
 
 
 def _other_threads() -> bool:
-    """Python threads besides this one, daemon helpers (tqdm's monitor) aside."""
+    """Threads besides this one that a fork could copy a held lock from: every other Python
+    thread but tqdm's progress monitor, and Ray's (gRPC) threads where this process joined
+    Ray. Measured: a batch forked from a process that had joined Ray and run servers on
+    daemon threads left its worker waiting on a lock forever."""
     me = threading.current_thread()
-    return any(t is not me and not t.daemon for t in threading.enumerate())
+    if any(t is not me and type(t).__name__ != "TMonitor" for t in threading.enumerate()):
+        return True
+    ray = sys.modules.get("ray")
+    return bool(ray is not None and getattr(ray, "is_initialized", lambda: False)())
 
 
 def _pool(local: Local, count: int) -> tuple[Any, Any]:
