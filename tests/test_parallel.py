@@ -39,14 +39,13 @@ def demo() -> Transcriber:
     return Transcriber(ModelOptions("wav2text:demo-en", threads=1))
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_workers_give_the_outcomes_of_one_process_in_order(
-    demo: Transcriber, inputs: list[Path], monkeypatch: pytest.MonkeyPatch, method: str
+    demo: Transcriber, inputs: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """This process is slowed down (1 s an input) so that the worker, once it has loaded the
-    model, takes inputs too: both kinds of outcome are compared, from a forked worker (which
-    inherits the slowdown) and a spawned one (which loads its own model)."""
-    monkeypatch.setattr(parallel, "start_method", lambda *_: method)
+    """Spawned workers (this test process has other tests' threads, so it never forks). This
+    process is slowed down (1 s an input) so that the worker, once it has loaded the model,
+    takes inputs too: both kinds of outcome are compared."""
+    monkeypatch.setattr(parallel, "start_method", lambda *_: "spawn")
     alone = list(demo.transcribe_many(inputs))
     here = []
     original = demo.transcribe_many
@@ -72,6 +71,33 @@ def test_workers_give_the_outcomes_of_one_process_in_order(
             assert many.worded("cli") == one.worded("cli") != many.worded("python")  # type: ignore[union-attr]
 
 
+FORKED = """
+import sys
+from wav2text import ModelOptions, Transcriber, parallel
+demo = Transcriber(ModelOptions("wav2text:demo-en", threads=1))
+inputs = sys.argv[1:] * 3
+alone = list(demo.transcribe_many(inputs))
+print(parallel.start_method())
+together = list(demo.transcribe_many(inputs, workers=3))
+same = [
+    (a.text, a.words) == (b.text, b.words) if hasattr(a, "text")
+    else type(a) is type(b) and a.worded("cli") == b.worded("cli")
+    for a, b in zip(alone, together, strict=True)
+]
+print(len(same), all(same), sum(hasattr(a, "text") for a in together))
+"""
+
+
+def test_forked_workers_give_the_outcomes_of_one_process(inputs: list[Path]) -> None:
+    """In a fresh process (which forks: the CLI's case), outcomes equal one process's."""
+    done = subprocess.run([sys.executable, "-c", FORKED, *map(str, inputs)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    method, counts = done.stdout.split("\n")[:2]
+    assert method == "fork"
+    assert counts == f"{len(inputs) * 3} True {(len(inputs) - 1) * 3}"
+
+
 def test_workers_take_paths_only(demo: Transcriber, speech_wav: Path) -> None:
     with pytest.raises(OptionsError, match="by path"):
         list(demo.transcribe_many([speech_wav.read_bytes()], workers=2))
@@ -90,11 +116,11 @@ def test_the_cli_writes_the_same_outputs_with_workers(inputs: list[Path], tmp_pa
 
 
 def test_forked_workers_serve_any_batch_of_two_files_or_more(
-    demo: Transcriber, tmp_path: Path
+    demo: Transcriber, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fork starts in milliseconds: this process and one worker per core, whatever the
     batch's size (as memory allows)."""
-    assert parallel.start_method() == "fork"  # Linux, no CUDA
+    monkeypatch.setattr(parallel, "start_method", lambda *_: "fork")
     names = []
     for i in range(3):
         names.append(str(tmp_path / f"s{i}.wav"))
@@ -120,8 +146,10 @@ def test_a_batch_started_beside_other_threads_spawns_its_workers() -> None:
         release.set()
         busy.join()
     assert chosen == ["spawn", "spawn"]
-    assert parallel.start_method() == "fork"  # the control: alone on the main thread
     assert parallel.start_method("openvino") == "spawn"  # TBB's pool is not fork-safe
+    alone = "from wav2text import parallel; print(parallel.start_method())"
+    done = subprocess.run([sys.executable, "-c", alone], capture_output=True, text=True)
+    assert done.stdout.strip() == "fork", done.stderr  # the control: a fresh process forks
 
 
 def test_spawned_workers_serve_only_batches_that_repay_their_start(
