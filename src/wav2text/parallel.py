@@ -100,6 +100,8 @@ def start_method(runtime: str = "torch") -> str:
 
     if not sys.platform.startswith("linux") or runtime != "torch":
         return "spawn"
+    if sys.version_info >= (3, 12):  # CI's 3.12 run (torch's CUDA build) hung in a forked
+        return "spawn"  # worker even from a fresh process: cause not found yet
     if torch.cuda.is_initialized():
         return "spawn"
     if threading.current_thread() is not threading.main_thread() or _other_threads():
