@@ -3,9 +3,10 @@ share of the cores, files handed out in order and outcomes given back in input o
 
 Processes, not threads: a small model's time is mostly Python (VAD, decoding, the LM's
 beam search), which threads would take turns on (measured: benchmarks/bench_batch.py). On
-Linux a worker is a fork of this process with its loaded model (pages
-shared until written): it starts in milliseconds instead of the seconds a fresh interpreter
-takes to import torch and load the model, a third of a short batch on two cores. Like torch's
+Linux, on Python < 3.12 (see start_method), a worker is a fork of this process with its
+loaded model (pages shared until written): it starts in milliseconds instead of the seconds
+a fresh interpreter takes to import torch and load the model, a third of a short batch on
+two cores. Like torch's
 own DataLoader workers, a forked worker runs torch on one thread, so it never enters the
 parent's OpenMP pool. Elsewhere ("spawn") each worker loads its own model while this process
 works alone.
