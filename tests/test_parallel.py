@@ -94,7 +94,7 @@ def test_forked_workers_give_the_outcomes_of_one_process(inputs: list[Path]) -> 
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     method, counts = done.stdout.split("\n")[:2]
-    assert method == ("fork" if sys.version_info < (3, 12) else "spawn")
+    assert method == "fork"
     assert counts == f"{len(inputs) * 3} True {(len(inputs) - 1) * 3}"
 
 
@@ -149,8 +149,46 @@ def test_a_batch_started_beside_other_threads_spawns_its_workers() -> None:
     assert parallel.start_method("openvino") == "spawn"  # TBB's pool is not fork-safe
     alone = "from wav2text import parallel; print(parallel.start_method())"
     done = subprocess.run([sys.executable, "-c", alone], capture_output=True, text=True)
-    forks = "fork" if sys.version_info < (3, 12) else "spawn"  # see start_method
-    assert done.stdout.strip() == forks, done.stderr  # the control: a fresh process forks
+    assert done.stdout.strip() == "fork", done.stderr  # the control: a fresh process forks
+    hatch = {**os.environ, parallel.START_METHOD_VARIABLE: "spawn"}
+    done = subprocess.run([sys.executable, "-c", alone], capture_output=True, text=True, env=hatch)
+    assert done.stdout.strip() == "spawn", done.stderr  # the user's escape hatch
+
+
+GARBAGE_THEN_FORK = """
+import contextlib, gc, multiprocessing, sys
+import av, numpy as np
+from wav2text.parallel import frozen_heap
+
+def garbage_with_an_ffmpeg_thread_pool() -> None:
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=8000)
+    frame = av.AudioFrame.from_ndarray(np.zeros((1, 4096), np.int16), format="s16", layout="mono")
+    frame.sample_rate = 16000
+    resampler.resample(frame)  # its filter graph starts FFmpeg's threads
+    cycle = [resampler]
+    cycle.append(cycle)  # freed only by the cyclic collector
+
+gc.disable()
+garbage_with_an_ffmpeg_thread_pool()
+with frozen_heap() if sys.argv[1] == "frozen" else contextlib.nullcontext():
+    child = multiprocessing.get_context("fork").Process(target=gc.collect)
+    child.start()
+child.join(15)
+print("hung" if child.is_alive() else f"exited {child.exitcode}")
+child.kill()
+"""
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="FFmpeg starts no thread pool on one core")
+def test_a_forked_worker_never_frees_what_its_parent_left_as_garbage() -> None:
+    """What hung a forked batch worker: the worker's collector freed the parent's garbage,
+    a PyAV filter graph whose FFmpeg threads a fork does not copy."""
+    outcomes = {}
+    for guard in ("frozen", "plain"):
+        done = subprocess.run([sys.executable, "-c", GARBAGE_THEN_FORK, guard],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        outcomes[guard] = done.stdout.strip()
+    assert outcomes == {"frozen": "exited 0", "plain": "hung"}  # plain: the control
 
 
 def test_spawned_workers_serve_only_batches_that_repay_their_start(

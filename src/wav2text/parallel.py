@@ -3,24 +3,31 @@ share of the cores, files handed out in order and outcomes given back in input o
 
 Processes, not threads: a small model's time is mostly Python (VAD, decoding, the LM's
 beam search), which threads would take turns on (measured: benchmarks/bench_batch.py). On
-Linux, on Python < 3.12 (see start_method), a worker is a fork of this process with its
-loaded model (pages shared until written): it starts in milliseconds instead of the seconds
-a fresh interpreter takes to import torch and load the model, a third of a short batch on
-two cores. Like torch's
-own DataLoader workers, a forked worker runs torch on one thread, so it never enters the
-parent's OpenMP pool. Elsewhere ("spawn") each worker loads its own model while this process
-works alone.
+Linux (see start_method), a worker is a fork of this process with its loaded model (pages
+shared until written): it starts in milliseconds instead of the seconds a fresh interpreter
+takes to import torch and load the model, a third of a short batch on two cores. Like
+torch's own DataLoader workers, a forked worker runs torch on one thread, so it never enters
+the parent's OpenMP pool. Elsewhere ("spawn") each worker loads its own model while this
+process works alone.
+
+Before a fork, this process's garbage is collected and what survives is frozen (gc.freeze,
+as Python's docs advise for a fork without exec): a worker's collector then never frees an
+object made here. Measured without it: a worker hung for good freeing a PyAV filter graph
+left as garbage here, whose FFmpeg thread pool waited on threads a fork does not copy.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import os
 import signal
 import sys
 import threading
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from multiprocessing.pool import AsyncResult
 from typing import Any, Protocol
@@ -40,6 +47,7 @@ class Local(Protocol):
     ) -> Iterator[Transcript | Exception]: ...
 
 
+START_METHOD_VARIABLE = "WAV2TEXT_START_METHOD"  # "spawn": never fork (native threads unseen)
 MAX_BUFFERED = 64  # finished outcomes held for order's sake before waiting on the oldest
 QUEUED_PER_WORKER = 2  # a worker has its next input before it finishes one: this process,
 # busy with an input of its own, would otherwise leave it idle (measured: bench_batch.py)
@@ -96,13 +104,13 @@ def start_method(runtime: str = "torch") -> str:
     use the parent's CUDA context, nor the thread pools of ONNX Runtime or OpenVINO's TBB)
     when no other thread of the caller's is at work (a fork copies only the calling thread,
     and a lock another one held stays held in the child: a batch started from a server's
-    request thread, say); else "spawn"."""
+    request thread, say), unless $WAV2TEXT_START_METHOD is "spawn"; else "spawn"."""
     import torch
 
+    if os.environ.get(START_METHOD_VARIABLE) == "spawn":  # the escape hatch: see the docs
+        return "spawn"
     if not sys.platform.startswith("linux") or runtime != "torch":
         return "spawn"
-    if sys.version_info >= (3, 12):  # CI's 3.12 run (torch's CUDA build) hung in a forked
-        return "spawn"  # worker even from a fresh process: cause not found yet
     if torch.cuda.is_initialized():
         return "spawn"
     if threading.current_thread() is not threading.main_thread() or _other_threads():
@@ -131,9 +139,21 @@ def _pool(local: Local, count: int) -> tuple[Any, Any]:
         return context.Pool(
             count, _load, (type(local), replace(local.options, threads=1), ready)
         ), ready
-    with warnings.catch_warnings():  # Python 3.12+ warns of forking a process with threads:
-        warnings.simplefilter("ignore", DeprecationWarning)  # see the module's docstring
+    with frozen_heap(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork beside native threads
         return context.Pool(count, _adopt, (local, ready)), ready
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Forks made inside it never collect this process's objects (see the module's
+    docstring)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _adopt(local: Local, ready: Any) -> None:
