@@ -6,7 +6,9 @@
 A real `wav2text serve` (its own process, one thread per worker) answers `--clients`
 concurrent clients posting a clip of real speech (the real recordings in tests/data/real,
 joined to ~8 s) until `--requests` are answered; requests/s and the latency p50/p95 are
-printed per model and worker count, rounds interleaved. Models: the bundled demo model and
+printed per model and worker count, rounds interleaved. N workers run twice: as the server
+chooses on Linux (forked worker processes) and as threads of one process
+(WAV2TEXT_START_METHOD=spawn, what other platforms get). Models: the bundled demo model and
 random weights of wav2vec2-base size (base-960h's compute). Run it alone on the machine;
 it prints the CPU it ran on.
 """
@@ -14,6 +16,7 @@ it prints the CPU it ran on.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +36,7 @@ from bench_speed import cpu  # noqa: E402
 from conftest import free_port  # noqa: E402
 from tiny_models import BASE, make_model  # noqa: E402
 from wav2text.audio import open_audio, to_mono  # noqa: E402
+from wav2text.parallel import START_METHOD_VARIABLE  # noqa: E402
 from wav2text.rate import resample_stream  # noqa: E402
 from wav2text.resolve import BUNDLED_MODEL  # noqa: E402
 from wav_files import write_s16_wav  # noqa: E402
@@ -55,12 +59,15 @@ def clip(path: Path, seconds: float = 8.0) -> Path:
     return write_s16_wav(path, [(np.clip(samples, -1, 1) * 32767).astype(np.int16)], RATE)
 
 
-def server(model: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def server(
+    model: str, workers: int, log: Path, threads: bool = False
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
+    env = {**os.environ, START_METHOD_VARIABLE: "spawn"} if threads else None
     command = [sys.executable, "-m", "wav2text", "serve", "-m", model, "--port", str(port),
                "--workers", str(workers), "--threads", "1", "--max-waiting", "64"]  # fmt: skip
     with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=out)
+        process = subprocess.Popen(command, stdout=out, stderr=out, env=env)
     deadline = time.monotonic() + 300
     while True:
         try:
@@ -107,25 +114,28 @@ def main() -> None:
             models["wav2vec2-base size"] = str(make_model(Path(work) / "base", size=BASE))
         body = clip(Path(work) / "clip.wav").read_bytes()
         for name, model in models.items():
-            results: dict[int, list[tuple[float, list[float]]]] = {1: [], args.workers: []}
+            kinds = {"1": (1, False), f"{args.workers}, processes": (args.workers, False),
+                     f"{args.workers}, threads": (args.workers, True)}  # fmt: skip
+            results: dict[str, list[tuple[float, list[float]]]] = {kind: [] for kind in kinds}
             for _ in range(args.rounds):
-                for workers in results:
-                    process, port = server(model, workers, Path(work) / "server.log")
+                for kind, (workers, threads) in kinds.items():
+                    log = Path(work) / "server.log"
+                    process, port = server(model, workers, log, threads)
                     try:
                         load(port, body, args.clients, args.clients)  # warm up every worker
-                        results[workers].append(load(port, body, args.requests, args.clients))
+                        results[kind].append(load(port, body, args.requests, args.clients))
                     finally:
                         process.terminate()
                         process.wait(60)
             print(f"\n{name}: {args.requests} requests of 8 s, {args.clients} clients")
-            print("  workers  requests/s  p50 s  p95 s  vs 1 worker")
-            base = min(t for t, _ in results[1])
-            for workers, runs in results.items():
+            print("  workers        requests/s  p50 s  p95 s  vs 1 worker")
+            base = min(t for t, _ in results["1"])
+            for kind, runs in results.items():
                 wall, latencies = min(runs, key=lambda run: run[0])
                 p50 = statistics.median(latencies)
                 p95 = statistics.quantiles(latencies, n=20)[-1]
                 rate = args.requests / wall
-                print(f"  {workers:7d}  {rate:10.2f}  {p50:5.2f}  {p95:5.2f}  {base / wall:11.2f}")
+                print(f"  {kind:13s}  {rate:10.2f}  {p50:5.2f}  {p95:5.2f}  {base / wall:11.2f}")
 
 
 if __name__ == "__main__":

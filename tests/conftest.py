@@ -95,6 +95,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_until_serving(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+    """Until a `wav2text serve` subprocess answers /health (its log if it died first)."""
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health")
+            return
+        except httpx.ConnectError:
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+
+
 @contextlib.contextmanager
 def serving(app: object, config: object = None) -> Iterator[int]:
     """A real uvicorn serving `app` on a free loopback port (or as `config` says), on a

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import free_port
+from conftest import free_port, wait_until_serving
 from wav2text.audio import open_audio, to_mono
 from wav_files import write_s16_wav
 
@@ -31,17 +31,6 @@ def long_file(path: Path) -> Path:
     one = (np.concatenate(list(to_mono(opened))) * 32767).astype(np.int16)
     assert opened.rate
     return write_s16_wav(path, [one] * 4, opened.rate)
-
-
-def started(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health")
-            return
-        except httpx.ConnectError:
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.3)
 
 
 def live_stream(port: int, events: list[dict], ready: threading.Event) -> int | None:
@@ -85,7 +74,7 @@ def test_sigterm_under_load_loses_no_request(tmp_path: Path, drain_s: float) -> 
     with log.open("w") as out:
         server = subprocess.Popen(command, stdout=out, stderr=out)
     try:
-        started(port, server, log)
+        wait_until_serving(port, server, log)
         body = long_file(tmp_path / "long.wav").read_bytes()
 
         def ask(_: int) -> int:

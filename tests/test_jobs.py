@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import free_port
-from test_drain import started
+from conftest import free_port, wait_until_serving
 from wav2text import OptionsError, TranscribeOptions, Transcriber
 from wav2text.audio import open_audio, to_mono
 from wav2text.options import ServerLimits
@@ -204,7 +203,7 @@ def test_kill_9_mid_job_loses_nothing_and_does_nothing_twice(tmp_path: Path) -> 
     def start() -> subprocess.Popen[bytes]:
         with log.open("a") as out:
             server = subprocess.Popen(command, stdout=out, stderr=out)
-        started(port, server, log)
+        wait_until_serving(port, server, log)
         return server
 
     server = start()

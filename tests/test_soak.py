@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import free_port
-from test_drain import started
+from conftest import free_port, wait_until_serving
 
 ROUNDS = 14
 PLATEAU_ROUNDS = 6  # the last rounds, where the plateau is measured (allocators warm up first)
@@ -105,7 +104,7 @@ def test_live_stream_abuse_leaves_memory_on_a_plateau(tmp_path: Path) -> None:
     with log.open("w") as out:
         server = subprocess.Popen(command, stdout=out, stderr=out, env=env)
     try:
-        started(port, server, log)
+        wait_until_serving(port, server, log)
         memory = []
         for round_ in range(ROUNDS):
             endings = abuse(port, round_)

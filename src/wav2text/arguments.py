@@ -339,7 +339,8 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
         type=_positive_int,
         metavar="N",
         help="model replicas serving requests and live streams side by side (default: one "
-        "per CPU core, as memory allows; one on a GPU), each with cores/N threads",
+        "per CPU core, as memory allows; one on a GPU), each with cores/N threads; on Linux "
+        "with one thread each, file requests run in a forked process per replica",
     )
     serve.add_argument(
         "--max-waiting",

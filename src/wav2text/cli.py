@@ -305,6 +305,7 @@ def _serve(args: argparse.Namespace) -> int:
             usable_cores,
         )
         from .serving.jobstore import JobStore
+        from .serving.processes import can_fork
         from .serving.server import serve
     except ImportError as err:
         return _missing_extra("serve", "server", err)
@@ -315,16 +316,22 @@ def _serve(args: argparse.Namespace) -> int:
         transcriber.decode(options)  # the server's own hotwords: refused before it starts
         jobs = None if args.no_jobs else JobStore(args.jobs_dir, limits.job_ttl_s)
         workers = args.workers or suggested_workers(transcriber.model)
-        replicas = [_transcriber(_model_options(args)) for _ in range(workers - 1)]
+        replicas = [_transcriber(_model_options(args), say=False) for _ in range(workers - 1)]
     except Wav2TextError as err:
         print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 2
     threads = args.threads or threads_per_worker(workers)
     torch_threads(threads)
+    fork = can_fork([transcriber, *replicas], threads)
+    why = (
+        "as --workers asks"
+        if args.workers
+        else f"chosen for {usable_cores()} cores and the model's size"
+    )
     print(
-        f"wav2text: serving {transcriber.model.name} with {workers} worker(s), {threads} "
-        f"thread(s) each ({'--workers' if args.workers else 'chosen for'} "
-        f"{usable_cores()} cores and the model's size; --workers N to change)",
+        f"wav2text: serving {transcriber.model.name} with {workers} worker(s)"
+        f"{' (processes)' if fork else ''}, {threads} thread(s) each ({why}; --workers N to "
+        "change)",
         file=sys.stderr,
     )
     keys = _api_keys(args.api_key)
@@ -334,7 +341,7 @@ def _serve(args: argparse.Namespace) -> int:
             "reach it can use it; add --api-key KEY (or $WAV2TEXT_API_KEY)",
             file=sys.stderr,
         )
-    serve(transcriber, options, args.host, args.port, limits, keys, replicas, jobs)
+    serve(transcriber, options, args.host, args.port, limits, keys, replicas, jobs, fork)
     return 0
 
 
@@ -376,7 +383,9 @@ def _api_keys(given: list[str] | None) -> tuple[str, ...]:
     return tuple(k.strip() for k in [*(given or []), *from_env] if k.strip())
 
 
-def _transcriber(options: ModelOptions) -> Transcriber:
+def _transcriber(options: ModelOptions, say: bool = True) -> Transcriber:
+    """The model loaded, its notes and warnings printed (unless `say` is off: a replica's
+    are the first copy's)."""
     from transformers.utils import logging as hf_logging
 
     from .pipeline import Transcriber  # heavy imports after argument checks
@@ -385,7 +394,7 @@ def _transcriber(options: ModelOptions) -> Transcriber:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BundledModelWarning)
         transcriber = Transcriber(options)
-    for warning in caught:
+    for warning in caught if say else ():
         kind = "note" if issubclass(warning.category, BundledModelWarning) else "warning"
         print(f"wav2text: {kind}: {warning.message}", file=sys.stderr)
     return transcriber

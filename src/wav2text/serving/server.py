@@ -51,6 +51,7 @@ from .guards import ApiKeys, BodyPace, UploadLimit, guarded_h11
 from .jobs import JobRunner, add_job_routes, add_no_job_routes
 from .jobstore import JobStore
 from .metrics import ACCESS_LOG, Metrics, Observed
+from .processes import RequestProcess, Transcribes, fork_workers
 from .replies import error_reply, failure, failure_parts
 from .websocket import add_stream_route
 
@@ -67,16 +68,19 @@ def create_app(
     api_keys: tuple[str, ...] = (),
     replicas: Sequence[Transcriber] = (),
     jobs: JobStore | None = None,
+    processes: Sequence[RequestProcess] = (),
 ) -> FastAPI:
     """The HTTP app over one loaded model; `options` are the defaults for every request;
     with `api_keys`, every path but /health and the page asks for one of them; with `jobs`,
-    /v1/jobs keeps long transcriptions there (serving.jobs)."""
+    /v1/jobs keeps long transcriptions there (serving.jobs); with `processes`, a replica's
+    file requests run in its process (serving.processes)."""
     defaults = replace(
         options or TranscribeOptions(),
         max_duration_s=limits.max_audio_s,
         time_limit_s=limits.max_request_s,
     )
     workers = [transcriber, *replicas]  # requests and live streams spread over them
+    answering: dict[int, Transcribes] = {id(p.replica): p for p in processes}
     model_turn = _ModelTurn(limits.max_waiting, workers)
     metrics = Metrics(ROUTES)
     metrics.queue.set_function(lambda: model_turn.waiting)
@@ -152,7 +156,8 @@ def create_app(
             return _streamed(upload, request_options, model_turn, metrics)
         with model_turn() as replica:  # the upload is spooled past 1 MB, decoded from there
             started = time.monotonic()
-            outcome = _transcribe(replica, upload, request_options, metrics)
+            answers = answering.get(id(replica), replica)
+            outcome = _transcribe(answers, upload, request_options, metrics)
         if isinstance(outcome, Response):
             return outcome
         metrics.transcribed(outcome.duration, time.monotonic() - started)
@@ -254,7 +259,7 @@ def _event(body: dict[str, Any]) -> str:
 
 
 def _transcribe(
-    transcriber: Transcriber, upload: BinaryIO, options: TranscribeOptions, metrics: Metrics
+    transcriber: Transcribes, upload: BinaryIO, options: TranscribeOptions, metrics: Metrics
 ) -> Transcript | Response:
     try:
         return transcriber.transcribe(upload, options)
@@ -280,10 +285,20 @@ def serve(
     api_keys: tuple[str, ...] = (),
     replicas: Sequence[Transcriber] = (),
     jobs: JobStore | None = None,
+    fork: bool = False,
 ) -> None:
-    """Serve until stopped (Ctrl-C, SIGTERM: drained first)."""
+    """Serve until stopped (Ctrl-C, SIGTERM: drained first); with `fork` (see
+    processes.can_fork), file requests run in a forked process per replica."""
+    processes = fork_workers([transcriber, *replicas]) if fork else []
+    try:
+        _serve(create_app(transcriber, options, limits, api_keys, replicas, jobs, processes),
+               host, port, limits)  # fmt: skip
+    finally:
+        for process in processes:
+            process.close()
 
-    app = create_app(transcriber, options, limits, api_keys, replicas, jobs)
+
+def _serve(app: FastAPI, host: str, port: int, limits: ServerLimits) -> None:
     access = logging.StreamHandler()  # one JSON line per request (uvicorn's own is off)
     access.setFormatter(logging.Formatter("%(message)s"))
     ACCESS_LOG.addHandler(access)
