@@ -92,6 +92,35 @@ def test_requests_run_in_the_worker_processes_with_the_librarys_answers(
         assert broken.json()["error"]["message"].startswith("holiday.wav: not a readable")
 
 
+BY_DESCRIPTOR = """
+import sys, tempfile
+from wav2text import Transcriber
+from wav2text.serving import processes
+from wav2text.serving.forms import NamedUpload
+
+replicas = [Transcriber("wav2text:demo-en") for _ in range(2)]
+workers = processes.fork_workers(replicas)
+outcomes = []
+for inline in (processes.INLINE_BYTES, 0):  # as bytes, then every upload by descriptor
+    processes.INLINE_BYTES = inline
+    with tempfile.TemporaryFile() as spooled, open(sys.argv[1], "rb") as wav:
+        spooled.write(wav.read())  # left at its end, as an upload is
+        outcomes.append(workers[1].transcribe(NamedUpload(spooled, "speech.wav")).text)
+for worker in workers:
+    worker.close()
+print(outcomes == [replicas[0].transcribe(sys.argv[1]).text] * 2, outcomes[0])
+"""
+
+
+def test_a_large_upload_reaches_its_process_by_descriptor(speech_wav: Path) -> None:
+    """Past INLINE_BYTES the process reads the server's spooled file itself (set to 0 here:
+    every upload); the answer is the library's either way."""
+    done = subprocess.run([sys.executable, "-c", BY_DESCRIPTOR, str(speech_wav)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("True THE QUICK"), done.stdout
+
+
 def test_threads_where_forking_is_turned_off(tmp_path: Path, speech_wav: Path) -> None:
     """The control: no worker process, no "(processes)", the same answers."""
     with server(tmp_path, **{START_METHOD_VARIABLE: "spawn"}) as (process, port, log):

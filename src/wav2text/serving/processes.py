@@ -4,26 +4,30 @@ written) and answers its requests on one CPU thread.
 
 Why processes: threads take turns on one interpreter, and for a small model the Python
 around the forward pass (decoding the upload, VAD, the LM's beam search) is most of a
-request (measured: benchmarks/bench_workers.py). A request's upload is read in the server
-and sent to the process with its options; the Transcript (or the error) comes back. Live
+request (measured: benchmarks/bench_workers.py). A request's upload goes to the process with
+its options (up to 8 MB as bytes, a larger one, spooled to disk by then, as its file
+descriptor); the Transcript (or the error) comes back. Live
 streams, `stream=true` and jobs stay on the server's own copy of the replica (threads):
 they report as they go, which a process would have to relay.
 
 A process that dies (killed, out of memory) costs no request: the one it held is run again
 on the server's copy, and so are the replica's later ones. The processes ignore SIGINT and
-SIGTERM (the server drains first, then closes their pipes) and end when their pipe closes,
-the server's death included.
+SIGTERM (the server drains first, then closes their pipes) and end when their pipe closes:
+when the server ends, however it ends (at exit, on an exception, or killed).
 """
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import multiprocessing
+import os
 import signal
 import warnings
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import recv_handle, send_handle
 from typing import Any, BinaryIO, Protocol, cast
 
 from ..options import TranscribeOptions
@@ -33,6 +37,7 @@ from ..results import Transcript
 from .forms import NamedUpload
 
 LOG = logging.getLogger("wav2text.serve")
+INLINE_BYTES = 8 << 20  # an upload up to this size is sent as bytes; a larger one by descriptor
 
 
 class Transcribes(Protocol):
@@ -64,6 +69,8 @@ def fork_workers(replicas: Sequence[Transcriber]) -> list[RequestProcess]:
             process.start()
             there.close()
             workers.append(RequestProcess(replica, here, process))
+    for worker in workers:  # before multiprocessing's own exit, which would wait on them
+        atexit.register(worker.close)
     return workers
 
 
@@ -75,19 +82,32 @@ class RequestProcess:
         self.lost = False
 
     def transcribe(self, source: BinaryIO, options: TranscribeOptions | None = None) -> Any:
+        """`source`: a seekable file (the server's spooled upload), read from its start."""
         options = options or TranscribeOptions()
         if self.lost:
             return self.replica.transcribe(source, options)
-        data, name = source.read(), getattr(source, "name", "the upload")
         try:
-            self.pipe.send((data, name, options))
+            self._send(source, options)
             outcome = self.pipe.recv()
         except (EOFError, OSError):
             self._lose()
-            return self.replica.transcribe(_named(data, name), options)
+            source.seek(0)
+            return self.replica.transcribe(source, options)
         if isinstance(outcome, Exception):
             raise outcome
         return cast(Transcript, outcome)
+
+    def _send(self, source: BinaryIO, options: TranscribeOptions) -> None:
+        """A small upload's bytes, a large one's descriptor (its file is on disk already:
+        the process reads it there, and the server's memory never holds it)."""
+        name = getattr(source, "name", "the upload")
+        size = source.seek(0, io.SEEK_END)
+        source.seek(0)
+        if size <= INLINE_BYTES:
+            self.pipe.send((source.read(), name, options))
+            return
+        self.pipe.send((None, name, options))
+        send_handle(self.pipe, source.fileno(), self.process.pid)
 
     def _lose(self) -> None:
         self.lost = True
@@ -98,6 +118,9 @@ class RequestProcess:
         )  # fmt: skip
 
     def close(self) -> None:
+        """Ends the process (at once if idle; after its request, at most 5 s, if not)."""
+        if self.pipe.closed:
+            return
         self.pipe.close()  # the process's recv ends: it exits
         self.process.join(5)
         if self.process.is_alive():
@@ -115,12 +138,14 @@ def _serve_requests(replica: Transcriber, pipe: Connection, inherited: list[Conn
     while True:
         try:
             data, name, options = pipe.recv()
+            upload = _upload(pipe, data)
         except EOFError:
             return
-        try:
-            outcome: Any = replica.transcribe(_named(data, name), options)
-        except Exception as error:
-            outcome = error
+        with upload:
+            try:
+                outcome: Any = replica.transcribe(_named(upload, name), options)
+            except Exception as error:
+                outcome = error
         _answer(pipe, outcome)
 
 
@@ -133,5 +158,10 @@ def _answer(pipe: Connection, outcome: Any) -> None:
         pipe.send(RuntimeError(f"{type(outcome).__name__}: {outcome} ({error})"))
 
 
-def _named(data: bytes, name: str) -> BinaryIO:
-    return cast(BinaryIO, NamedUpload(io.BytesIO(data), name))
+def _upload(pipe: Connection, data: bytes | None) -> BinaryIO:
+    """The request's upload: its bytes, or the file whose descriptor follows them."""
+    return io.BytesIO(data) if data is not None else os.fdopen(recv_handle(pipe), "rb")
+
+
+def _named(upload: BinaryIO, name: str) -> BinaryIO:
+    return cast(BinaryIO, NamedUpload(upload, name))
