@@ -304,9 +304,33 @@ def test_directories_and_lists_as_a_batch(tiny_dir: Path, wav: Path, tmp_path: P
     assert main(["transcribe", "--inputs", str(listed), "-m", str(tiny_dir), "-o", str(out)]) == 0
 
 
-def test_an_empty_directory_is_refused(tiny_dir: Path, tmp_path: Path) -> None:
+def test_an_empty_directory_is_refused(
+    tiny_dir: Path, wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "empty").mkdir()
     assert main(["transcribe", str(tmp_path / "empty"), "-m", str(tiny_dir)]) == 2
+    assert "a directory with no audio or video file in it" in capsys.readouterr().err
+    (tmp_path / "empty" / "talk.wav").write_bytes(wav.read_bytes())
+    args = ["transcribe", str(tmp_path / "empty"), "--glob", "*.xyz", "-m", str(tiny_dir)]
+    assert main(args) == 2  # a pattern that matches nothing is said to be the pattern
+    assert "no file below it matches '*.xyz'; check --glob" in capsys.readouterr().err
+
+
+def test_small_cli_messages_say_what_was_given(
+    tiny_dir: Path, wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = tmp_path / "said.txt"
+    text.write_text("hello")
+    with pytest.raises(SystemExit):
+        main(["align", str(wav), str(text), "-m", str(tiny_dir), "-f", "srt,json"])
+    assert "-f srt,json writes several files" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["transcribe", str(wav), "-m", str(tiny_dir), "-f", "all"])
+    assert "-f all writes several files" in capsys.readouterr().err
+    assert main(["align", str(wav), str(text), "-m", str(tmp_path / "no-model")]) == 2
+    assert "could not load model" in capsys.readouterr().err  # exit 2, as docs/cli.md says
+    assert main(["inspect", str(wav), "--channel", "1"]) == 1  # mono: transcribe refuses it too
+    assert "channel 1 asked for, but the audio has 1 channel(s)" in capsys.readouterr().err
 
 
 def test_kill_9_at_several_moments_then_resume(tiny_dir: Path, wav: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import wave
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +49,24 @@ def test_a_language_gets_its_own_adapter_and_vocabulary(mms: Path) -> None:
     other = default.log_probs(audio)  # the default (English) adapter: other numbers
     assert other.shape[1] == len(VOCAB) and not np.allclose(ours[:, : len(VOCAB)], other)
     np.testing.assert_allclose(other, reference_log_probs(mms, "eng", audio), atol=1e-4)
+
+
+def test_a_one_language_model_reports_the_language_it_says(tiny_dir: Path, tmp_path: Path) -> None:
+    """The bundled model says "en" (its config); a local model's card may say it; a model
+    that says nothing reports none (verbose_json: "unknown", not a guess)."""
+    audio = noisy_tone(1.0, 16000)
+    bundled = Transcriber(BUNDLED_MODEL).transcribe(audio, TranscribeOptions(sample_rate=16000))
+    assert bundled.language == "en"
+    assert (
+        Transcriber(str(tiny_dir)).transcribe(audio, TranscribeOptions(sample_rate=16000)).language
+        is None
+    )
+    carded = tmp_path / "carded"
+    shutil.copytree(tiny_dir, carded)
+    for card, said in [("language: de", "de"), ("language:\n- de", "de"), ("language: [de]", "de"),
+                       ("language:\n- de\n- fr", None), ("license: mit", None)]:  # fmt: skip
+        (carded / "README.md").write_text(f"---\n{card}\n---\n# a model\n")
+        assert load_model(ModelOptions(str(carded))).spoken == said, card
 
 
 def test_an_unknown_language_names_the_ones_there_are(mms: Path) -> None:

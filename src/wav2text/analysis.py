@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import DecodedAudio, Source, audio_info, open_with
+from .audio import DecodedAudio, Source, audio_info, check_channel, open_with
 from .channels import SAME_DB
 from .errors import Fix, UnknownSampleRateError
 from .estimation.decide import decide_rate
@@ -62,6 +62,7 @@ def analyse(
     estimate an unknown one, for sample_rate="auto")."""
     options = options or TranscribeOptions()
     audio = open_with(source, options)
+    check_channel(audio, options.channel)
     check = None
     if model is not None:
         decided = decide_rate(audio, model, replace(options, check_rate=True))

@@ -130,13 +130,18 @@ def audio_info(
     )
 
 
-def to_mono(audio: DecodedAudio, channel: int | None = None) -> Iterator[np.ndarray]:
-    """Average the channels (or keep one), rejecting NaN/Inf samples as they pass."""
+def check_channel(audio: DecodedAudio, channel: int | None) -> None:
+    """The channel asked for exists (inspect's plan and transcribe refuse alike)."""
     if channel is not None and channel >= audio.channels:
         raise OptionsError(
             f"channel {channel} asked for, but the audio has {audio.channels} channel(s) "
             f"numbered 0..{audio.channels - 1}"
         )
+
+
+def to_mono(audio: DecodedAudio, channel: int | None = None) -> Iterator[np.ndarray]:
+    """Average the channels (or keep one), rejecting NaN/Inf samples as they pass."""
+    check_channel(audio, channel)
     seen = 0
     for block in audio.blocks:
         finite = np.isfinite(block).all(axis=1)

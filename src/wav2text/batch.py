@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
-from .errors import OptionsError, about, reason
+from .errors import Fix, OptionsError, about, reason
 from .options import TranscribeOptions
 from .results import Transcript
 from .writers import CueLayout, output_paths, stale_parts, write_outputs, writer
@@ -92,10 +92,23 @@ def expand_inputs(
                     found.append(str(path))
                     stems[str(path)] = str(path.relative_to(root).with_suffix(""))
             if len(found) == before:
-                raise OptionsError(f"{name}: a directory with no audio or video file in it")
+                raise _nothing_found(name, pattern)
         else:
             found.append(name)
     return found, stems
+
+
+def _nothing_found(directory: str, pattern: str | None) -> OptionsError:
+    if pattern is None:
+        return OptionsError(f"{directory}: a directory with no audio or video file in it")
+    return OptionsError(
+        f"{directory}: no file below it matches {pattern!r}",
+        Fix(
+            "check the pattern (expand_inputs' pattern=, a glob such as '*.flac')",
+            "check --glob (a pattern such as '*.flac', quoted so the shell keeps it)",
+            "check the pattern",
+        ),
+    )
 
 
 def _listed(path: Path) -> list[str]:

@@ -31,7 +31,7 @@ from .options import (
     TranscribeOptions,
 )
 from .resolve import BundledModelWarning, resolve_model
-from .writers import CueLayout
+from .writers import ALL_FORMATS, CueLayout
 
 if TYPE_CHECKING:
     from .pipeline import Transcriber
@@ -99,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _inspect(args)
     formats: list[str] = args.format
     if len(formats) > 1 and args.output_dir is None:
-        parser.error("-f all writes several files: give an output directory with -o DIR")
+        given = "all" if formats == list(ALL_FORMATS) else ",".join(formats)
+        parser.error(f"-f {given} writes several files: give an output directory with -o DIR")
     if args.command == "align":
         return _align(args, formats)
     if args.ray is not None and args.output_dir is None:
@@ -209,9 +210,14 @@ def _align(args: argparse.Namespace, formats: list[str]) -> int:
     try:
         layout = CueLayout(args.max_line_width, args.max_line_count)
         transcriber = _transcriber(_model_options(args))
+        options = _options(args)
+    except Wav2TextError as err:  # a model that will not load, bad options: as transcribe
+        print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
+        return 2
+    try:
         source = sys.stdin.buffer if args.audio == "-" else args.audio
-        transcript = transcriber.align(source, text, _options(args))
-    except Wav2TextError as err:
+        transcript = transcriber.align(source, text, options)
+    except Wav2TextError as err:  # this audio or this text
         print(f"wav2text: error: {reason(err, 'cli')}", file=sys.stderr)
         return 1
     for warning in transcript.warnings:

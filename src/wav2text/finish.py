@@ -58,7 +58,7 @@ def transcript_of(
         model=model.name,
         warnings=tuple(w for w in noticed if w),
         decoder=decoder,
-        language=language.code,
+        language=language.code or model.spoken,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 import warnings
 from collections.abc import Sequence
@@ -68,6 +69,8 @@ class CTCModel:
         self.language: str | None = (
             getattr(tokenizer, "target_lang", None) if self.languages else None
         )
+        # a one-language model's language, where it says (transcripts report it)
+        self.spoken: str | None = None if self.languages else _one_language_of(model, self.location)
         self._adapter = self.language  # the adapter the weights hold now (guarded by lock)
         self._vocabularies = {self.language: self.vocab}
         # One forward pass at a time: callers on several threads (live streams beside file
@@ -390,3 +393,37 @@ def _vocabulary(tokenizer: Any) -> Vocabulary:
         delimiter=getattr(tokenizer, "word_delimiter_token_id", None),
         lower=bool(getattr(tokenizer, "do_lower_case", False)),
     )
+
+
+def _one_language_of(model: Any, location: str) -> str | None:
+    """`wav2text_language` in the model's config.json, else the single `language:` of the
+    model card's front matter (README.md in a local model directory), else None."""
+    said = getattr(model.config, "wav2text_language", None)
+    if isinstance(said, str):
+        return said
+    card = Path(location) / "README.md"
+    try:
+        lines = card.read_text("utf-8").splitlines() if card.is_file() else []
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not lines or lines[0].strip() != "---":
+        return None
+    front = list(itertools.takewhile(lambda line: line.strip() != "---", lines[1:]))
+    return _card_language(front)
+
+
+def _card_language(front: list[str]) -> str | None:
+    """`language: en`, or a list of one (`language:` then `- en`)."""
+    for i, line in enumerate(front):
+        key, _, value = line.partition(":")
+        if key.strip() != "language":
+            continue
+        if value.strip():  # language: en, or language: [en]
+            items = value.strip().strip("[]").split(",")
+        else:  # language:, then one "- en" a line
+            below = front[i + 1 :]
+            listed = itertools.takewhile(lambda item: item.lstrip().startswith("- "), below)
+            items = [item.strip()[2:] for item in listed]
+        names = [item.strip().strip("'\"") for item in items]
+        return names[0] if len(names) == 1 and names[0] else None
+    return None
