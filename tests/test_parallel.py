@@ -158,7 +158,7 @@ def test_a_batch_started_beside_other_threads_spawns_its_workers() -> None:
 GARBAGE_THEN_FORK = """
 import contextlib, gc, multiprocessing, sys
 import av, numpy as np
-from wav2text.parallel import frozen_heap
+from wav2text.parallel import forking
 
 def garbage_with_an_ffmpeg_thread_pool() -> None:
     resampler = av.AudioResampler(format="s16", layout="mono", rate=8000)
@@ -170,7 +170,7 @@ def garbage_with_an_ffmpeg_thread_pool() -> None:
 
 gc.disable()
 garbage_with_an_ffmpeg_thread_pool()
-with frozen_heap() if sys.argv[1] == "frozen" else contextlib.nullcontext():
+with forking() if sys.argv[1] == "frozen" else contextlib.nullcontext():
     child = multiprocessing.get_context("fork").Process(target=gc.collect)
     child.start()
 child.join(15)

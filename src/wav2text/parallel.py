@@ -139,19 +139,22 @@ def _pool(local: Local, count: int) -> tuple[Any, Any]:
         return context.Pool(
             count, _load, (type(local), replace(local.options, threads=1), ready)
         ), ready
-    with frozen_heap(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork beside native threads
+    with forking():
         return context.Pool(count, _adopt, (local, ready)), ready
 
 
 @contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Forks made inside it never collect this process's objects (see the module's
-    docstring)."""
+def forking() -> Iterator[None]:
+    """Where this process forks its workers (batches here, the server's in
+    serving.processes): the forks never collect this process's objects (see the module's
+    docstring), and Python 3.12+'s warning of a fork beside native threads (BLAS, OpenMP:
+    DataLoader's situation too) is not shown."""
     gc.collect()
     gc.freeze()
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
     finally:
         gc.unfreeze()
 

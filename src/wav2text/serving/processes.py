@@ -24,14 +24,13 @@ import logging
 import multiprocessing
 import os
 import signal
-import warnings
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import recv_handle, send_handle
 from typing import Any, BinaryIO, Protocol, cast
 
 from ..options import TranscribeOptions
-from ..parallel import frozen_heap, start_method
+from ..parallel import forking, start_method
 from ..pipeline import Transcriber
 from ..results import Transcript
 from .forms import NamedUpload
@@ -57,8 +56,7 @@ def fork_workers(replicas: Sequence[Transcriber]) -> list[RequestProcess]:
     """One process per replica, forked now (call it before any thread starts)."""
     context = multiprocessing.get_context("fork")
     workers: list[RequestProcess] = []
-    with frozen_heap(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork beside native threads
+    with forking():
         for replica in replicas:
             here, there = context.Pipe()  # made now: no other process holds its ends
             earlier = [worker.pipe for worker in workers]
