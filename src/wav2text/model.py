@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import threading
 import warnings
 from collections.abc import Sequence
@@ -397,33 +396,20 @@ def _vocabulary(tokenizer: Any) -> Vocabulary:
 
 def _one_language_of(model: Any, location: str) -> str | None:
     """`wav2text_language` in the model's config.json, else the single `language:` of the
-    model card's front matter (README.md in a local model directory), else None."""
+    model card's metadata (README.md in a local model directory), else None."""
+    import yaml
+    from huggingface_hub.repocard import metadata_load
+
     said = getattr(model.config, "wav2text_language", None)
     if isinstance(said, str):
         return said
     card = Path(location) / "README.md"
     try:
-        lines = card.read_text("utf-8").splitlines() if card.is_file() else []
-    except (OSError, UnicodeDecodeError):
+        metadata = metadata_load(card) if card.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
-    if not lines or lines[0].strip() != "---":
-        return None
-    front = list(itertools.takewhile(lambda line: line.strip() != "---", lines[1:]))
-    return _card_language(front)
-
-
-def _card_language(front: list[str]) -> str | None:
-    """`language: en`, or a list of one (`language:` then `- en`)."""
-    for i, line in enumerate(front):
-        key, _, value = line.partition(":")
-        if key.strip() != "language":
-            continue
-        if value.strip():  # language: en, or language: [en]
-            items = value.strip().strip("[]").split(",")
-        else:  # language:, then one "- en" a line
-            below = front[i + 1 :]
-            listed = itertools.takewhile(lambda item: item.lstrip().startswith("- "), below)
-            items = [item.strip()[2:] for item in listed]
-        names = [item.strip().strip("'\"") for item in items]
-        return names[0] if len(names) == 1 and names[0] else None
+    language = (metadata or {}).get("language")
+    languages = [language] if isinstance(language, str) else language
+    if isinstance(languages, list) and len(languages) == 1 and isinstance(languages[0], str):
+        return languages[0]
     return None
